@@ -1,0 +1,993 @@
+//! Code that runs after `clone` in the sandbox helper ("zygote"), the per-run init and the
+//! sandboxed program before `execve`.
+//!
+//! The caller (chela) is multi-threaded, so after `clone` only async-signal-safe operations are
+//! allowed: everything here is raw syscalls on memory prepared before the clone (CStrings, BPF
+//! program, mount plan). No allocation, no locks, no panics, no `libc::fork` (its atfork
+//! handlers take locks): new processes are made with the raw `clone` syscall.
+
+use std::ffi::CStr;
+use std::ptr;
+
+use crate::landlock::LandlockPlan;
+
+/// Magic value at the start of every run request.
+pub(crate) const RUN_MAGIC: u32 = 0x4348_4c41; // "CHLA"
+
+/// Setup steps, reported with an errno when they fail.
+pub(crate) mod step {
+    pub const FDS: u32 = 1;
+    pub const SETGROUPS: u32 = 2;
+    pub const UID_MAP: u32 = 3;
+    pub const GID_MAP: u32 = 4;
+    pub const MAKE_PRIVATE: u32 = 5;
+    pub const ROOT_TMPFS: u32 = 6;
+    pub const PIVOT_ROOT: u32 = 7;
+    pub const MOUNT_PLAN: u32 = 8;
+    pub const DETACH_OLD_ROOT: u32 = 9;
+    pub const LOOPBACK: u32 = 10;
+    pub const HOSTNAME: u32 = 11;
+    pub const SEAL_ROOT: u32 = 12;
+    pub const PROXY_LISTENER: u32 = 13;
+    pub const PROC: u32 = 20;
+    pub const PAYLOAD: u32 = 21;
+    pub const FORK: u32 = 22;
+    pub const SETSID: u32 = 30;
+    pub const STDIO: u32 = 31;
+    pub const CHDIR: u32 = 32;
+    pub const RLIMIT: u32 = 33;
+    pub const NO_NEW_PRIVS: u32 = 34;
+    pub const LANDLOCK: u32 = 35;
+    pub const CAPS: u32 = 36;
+    pub const SECCOMP: u32 = 37;
+    pub const EXEC: u32 = 38;
+
+    /// What the step does, for error messages.
+    pub fn name(s: u32) -> &'static str {
+        match s {
+            FDS => "setting up the helper's file descriptors",
+            SETGROUPS => "writing /proc/self/setgroups",
+            UID_MAP => "writing the user namespace uid_map",
+            GID_MAP => "writing the user namespace gid_map",
+            MAKE_PRIVATE => "making the mount namespace private",
+            ROOT_TMPFS => "mounting the sandbox root tmpfs",
+            PIVOT_ROOT => "pivot_root into the sandbox root",
+            MOUNT_PLAN => "building the sandbox filesystem view",
+            DETACH_OLD_ROOT => "detaching the host filesystem",
+            LOOPBACK => "bringing up loopback in the network namespace",
+            HOSTNAME => "setting the sandbox hostname",
+            SEAL_ROOT => "making the sandbox root read-only",
+            PROXY_LISTENER => "opening the egress proxy listener inside the sandbox",
+            PROC => "mounting a fresh /proc for the pid namespace",
+            PAYLOAD => "mapping the command line",
+            FORK => "starting the sandboxed process",
+            SETSID => "creating a new session (setsid)",
+            STDIO => "connecting standard input/output",
+            CHDIR => "changing to the working directory",
+            RLIMIT => "setting resource limits",
+            NO_NEW_PRIVS => "setting no_new_privs",
+            LANDLOCK => "applying the Landlock rule set",
+            CAPS => "dropping capabilities",
+            SECCOMP => "installing the seccomp filter",
+            EXEC => "executing the program",
+            _ => "an unknown step",
+        }
+    }
+}
+
+/// `struct mount_attr` for `mount_setattr(2)`.
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+pub(crate) const ATTR_RDONLY: u64 = 0x1;
+pub(crate) const ATTR_NOSUID: u64 = 0x2;
+pub(crate) const ATTR_NODEV: u64 = 0x4;
+pub(crate) const ATTR_NOEXEC: u64 = 0x8;
+const AT_RECURSIVE: u32 = 0x8000;
+
+/// One step of building the sandbox's filesystem view (paths are inside the new root; bind
+/// sources are under `/oldroot`, where the host root sits during setup).
+#[derive(Debug)]
+pub(crate) enum Op {
+    /// `mkdir` (existing is fine).
+    Dir { path: std::ffi::CString, mode: u32 },
+    /// An empty regular file (bind target for a file).
+    File { path: std::ffi::CString },
+    /// Recursive bind mount, then `mount_setattr(attrs)` recursively.
+    Bind {
+        src: std::ffi::CString,
+        dst: std::ffi::CString,
+        attrs: u64,
+        required: bool,
+    },
+    /// A tmpfs with mount flags and options.
+    Tmpfs {
+        dst: std::ffi::CString,
+        flags: u64,
+        data: std::ffi::CString,
+    },
+    /// A symbolic link.
+    Symlink {
+        target: std::ffi::CString,
+        link: std::ffi::CString,
+    },
+    /// A file with fixed content.
+    Write {
+        path: std::ffi::CString,
+        content: Vec<u8>,
+    },
+    /// A devpts instance (optional: skipped when the kernel refuses).
+    Devpts { dst: std::ffi::CString },
+    /// A fresh procfs for the helper's pid namespace.
+    Proc { dst: std::ffi::CString },
+    /// Non-recursive `mount_setattr(attrs)` on one mount.
+    Seal { path: std::ffi::CString, attrs: u64 },
+}
+
+/// Everything the helper needs, prepared before `clone` (never freed in the child).
+pub(crate) struct Prepared {
+    pub ctrl: i32,
+    pub uid_map: Vec<u8>,
+    pub gid_map: Vec<u8>,
+    pub ops: Vec<Op>,
+    pub landlock: Option<LandlockPlan>,
+    pub seccomp: Vec<libc::sock_filter>,
+    pub cap_last: u32,
+    pub proxy_port: u16,
+}
+
+/// Sent by the helper once setup has finished (or failed).
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Ready {
+    pub status: i32,
+    pub step: u32,
+    pub errno: i32,
+    pub has_proxy: u32,
+}
+
+/// One run request; followed (via SCM_RIGHTS) by memfd, stdin, stdout, stderr, status fds.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct RunHeader {
+    pub magic: u32,
+    pub n_argv: u32,
+    pub n_env: u32,
+    pub _pad: u32,
+    pub payload_len: u64,
+    pub cwd_off: u64,
+    pub path_off: u64,
+    /// cpu, as, nproc, fsize, nofile, core
+    pub rlimits: [u64; 6],
+}
+
+/// The helper's answer to a run request (with the init's pidfd on success).
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Reply {
+    pub status: i32,
+    pub errno: i32,
+}
+
+/// Written to the status pipe: how the program ended, or which setup step failed.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub(crate) struct StatusRecord {
+    pub kind: u32,
+    pub code: i32,
+    pub step: u32,
+    pub errno: i32,
+}
+
+pub(crate) const REC_EXITED: u32 = 1;
+pub(crate) const REC_SIGNALED: u32 = 2;
+pub(crate) const REC_SETUP_FAILED: u32 = 3;
+
+type Fail = (u32, i32);
+
+fn errno() -> i32 {
+    // SAFETY: reading the calling thread's errno.
+    unsafe { *libc::__errno_location() }
+}
+
+fn check(step: u32, r: libc::c_long) -> Result<libc::c_long, Fail> {
+    if r < 0 {
+        Err((step, errno()))
+    } else {
+        Ok(r)
+    }
+}
+
+/// Raw `clone` behaving like `fork` (child continues on a copy of the stack).
+/// With `CLONE_PIDFD` the pidfd is stored at `pidfd`.
+///
+/// # Safety
+/// The child may only use async-signal-safe operations.
+pub(crate) unsafe fn raw_clone(flags: u64, pidfd: *mut i32) -> libc::c_long {
+    libc::syscall(libc::SYS_clone, flags, 0usize, pidfd, 0usize, 0usize)
+}
+
+/// Sends `len` bytes at `data` plus `fds` over a unix socket. Async-signal-safe.
+///
+/// # Safety
+/// `data` must be valid for `len` bytes; at most 8 fds.
+pub(crate) unsafe fn send_with_fds(sock: i32, data: *const u8, len: usize, fds: &[i32]) -> isize {
+    let mut cbuf = [0u64; 16];
+    let mut iov = libc::iovec {
+        iov_base: data as *mut libc::c_void,
+        iov_len: len,
+    };
+    let mut msg: libc::msghdr = std::mem::zeroed();
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    let n = fds.len().min(8);
+    if n > 0 {
+        msg.msg_control = cbuf.as_mut_ptr().cast();
+        msg.msg_controllen = libc::CMSG_SPACE((n * 4) as u32) as usize;
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        (*c).cmsg_level = libc::SOL_SOCKET;
+        (*c).cmsg_type = libc::SCM_RIGHTS;
+        (*c).cmsg_len = libc::CMSG_LEN((n * 4) as u32) as usize;
+        ptr::copy_nonoverlapping(fds.as_ptr(), libc::CMSG_DATA(c) as *mut i32, n);
+    }
+    loop {
+        let r = libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL);
+        if r < 0 && errno() == libc::EINTR {
+            continue;
+        }
+        return r;
+    }
+}
+
+/// Receives one message and up to 8 fds (close-on-exec). Returns the byte count (0 on EOF);
+/// `nfds` is set to the number of fds received. Async-signal-safe.
+///
+/// # Safety
+/// `data` must be valid for `len` bytes.
+pub(crate) unsafe fn recv_with_fds(
+    sock: i32,
+    data: *mut u8,
+    len: usize,
+    fds: &mut [i32; 8],
+    nfds: &mut usize,
+) -> isize {
+    let mut cbuf = [0u64; 32];
+    let mut iov = libc::iovec {
+        iov_base: data.cast(),
+        iov_len: len,
+    };
+    let mut msg: libc::msghdr = std::mem::zeroed();
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&cbuf);
+    *nfds = 0;
+    let r = loop {
+        let r = libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC);
+        if r < 0 && errno() == libc::EINTR {
+            continue;
+        }
+        break r;
+    };
+    if r < 0 {
+        return r;
+    }
+    let mut c = libc::CMSG_FIRSTHDR(&msg);
+    while !c.is_null() {
+        if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
+            let count = ((*c).cmsg_len - libc::CMSG_LEN(0) as usize) / 4;
+            let p = libc::CMSG_DATA(c) as *const i32;
+            for i in 0..count {
+                let fd = ptr::read_unaligned(p.add(i));
+                if *nfds < 8 {
+                    fds[*nfds] = fd;
+                    *nfds += 1;
+                } else {
+                    libc::close(fd);
+                }
+            }
+        }
+        c = libc::CMSG_NXTHDR(&msg, c);
+    }
+    if msg.msg_flags & libc::MSG_CTRUNC != 0 {
+        for fd in fds.iter().take(*nfds) {
+            libc::close(*fd);
+        }
+        *nfds = 0;
+        *libc::__errno_location() = libc::EMSGSIZE;
+        return -1;
+    }
+    r
+}
+
+unsafe fn write_all(fd: i32, data: &[u8]) -> Result<(), i32> {
+    let mut off = 0;
+    while off < data.len() {
+        let r = libc::write(fd, data.as_ptr().add(off).cast(), data.len() - off);
+        if r < 0 {
+            if errno() == libc::EINTR {
+                continue;
+            }
+            return Err(errno());
+        }
+        off += r as usize;
+    }
+    Ok(())
+}
+
+unsafe fn write_file(path: &CStr, data: &[u8], step: u32) -> Result<(), Fail> {
+    let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+    if fd < 0 {
+        return Err((step, errno()));
+    }
+    let r = write_all(fd, data);
+    libc::close(fd);
+    r.map_err(|e| (step, e))
+}
+
+/// Closes (or marks close-on-exec) every fd >= `from`.
+unsafe fn close_from(from: u32, cloexec: bool) {
+    let flags: u32 = if cloexec { 4 } else { 0 }; // CLOSE_RANGE_CLOEXEC
+    let r = libc::syscall(libc::SYS_close_range, from, u32::MAX, flags);
+    if r < 0 {
+        for fd in from as i32..65536 {
+            if cloexec {
+                libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+            } else {
+                libc::close(fd);
+            }
+        }
+    }
+}
+
+unsafe fn setattr(path: &CStr, attrs: u64, recursive: bool) -> libc::c_long {
+    let a = MountAttr {
+        attr_set: attrs,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    libc::syscall(
+        libc::SYS_mount_setattr,
+        libc::AT_FDCWD,
+        path.as_ptr(),
+        if recursive { AT_RECURSIVE } else { 0 },
+        &a as *const MountAttr,
+        std::mem::size_of::<MountAttr>(),
+    )
+}
+
+unsafe fn run_op(op: &Op) -> Result<(), i32> {
+    let null = ptr::null::<libc::c_char>();
+    let r: libc::c_long = match op {
+        Op::Dir { path, mode } => {
+            let r = libc::mkdir(path.as_ptr(), *mode);
+            if r < 0 && errno() == libc::EEXIST {
+                0
+            } else {
+                r as libc::c_long
+            }
+        }
+        Op::File { path } => {
+            let fd = libc::open(
+                path.as_ptr(),
+                libc::O_WRONLY | libc::O_CREAT | libc::O_CLOEXEC,
+                0o644,
+            );
+            if fd >= 0 {
+                libc::close(fd);
+            }
+            fd as libc::c_long
+        }
+        Op::Bind {
+            src,
+            dst,
+            attrs,
+            required,
+        } => {
+            let r = libc::mount(
+                src.as_ptr(),
+                dst.as_ptr(),
+                null,
+                libc::MS_BIND | libc::MS_REC,
+                ptr::null(),
+            );
+            if r < 0 {
+                if !*required && errno() == libc::ENOENT {
+                    return Ok(());
+                }
+                return Err(errno());
+            }
+            setattr(dst, *attrs, true)
+        }
+        Op::Tmpfs { dst, flags, data } => libc::mount(
+            c"tmpfs".as_ptr(),
+            dst.as_ptr(),
+            c"tmpfs".as_ptr(),
+            *flags,
+            data.as_ptr().cast(),
+        ) as libc::c_long,
+        Op::Symlink { target, link } => {
+            let r = libc::symlink(target.as_ptr(), link.as_ptr());
+            if r < 0 && errno() == libc::EEXIST {
+                0
+            } else {
+                r as libc::c_long
+            }
+        }
+        Op::Write { path, content } => {
+            let fd = libc::open(
+                path.as_ptr(),
+                libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_CLOEXEC,
+                0o644,
+            );
+            if fd < 0 {
+                return Err(errno());
+            }
+            let r = write_all(fd, content);
+            libc::close(fd);
+            return r;
+        }
+        Op::Devpts { dst } => {
+            libc::mount(
+                c"devpts".as_ptr(),
+                dst.as_ptr(),
+                c"devpts".as_ptr(),
+                libc::MS_NOSUID | libc::MS_NOEXEC,
+                c"newinstance,ptmxmode=0666,mode=620".as_ptr().cast(),
+            );
+            0
+        }
+        Op::Proc { dst } => libc::mount(
+            c"proc".as_ptr(),
+            dst.as_ptr(),
+            c"proc".as_ptr(),
+            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+            ptr::null(),
+        ) as libc::c_long,
+        Op::Seal { path, attrs } => setattr(path, *attrs, false),
+    };
+    if r < 0 {
+        Err(errno())
+    } else {
+        Ok(())
+    }
+}
+
+unsafe fn loopback_up() -> Result<(), i32> {
+    let s = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+    if s < 0 {
+        return Err(errno());
+    }
+    let mut ifr: libc::ifreq = std::mem::zeroed();
+    ifr.ifr_name[0] = b'l' as libc::c_char;
+    ifr.ifr_name[1] = b'o' as libc::c_char;
+    if libc::ioctl(s, libc::SIOCGIFFLAGS, &mut ifr) < 0 {
+        let e = errno();
+        libc::close(s);
+        return Err(e);
+    }
+    ifr.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+    let r = libc::ioctl(s, libc::SIOCSIFFLAGS, &mut ifr);
+    let e = errno();
+    libc::close(s);
+    if r < 0 {
+        Err(e)
+    } else {
+        Ok(())
+    }
+}
+
+unsafe fn proxy_listener(port: u16) -> Result<i32, i32> {
+    let s = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+    if s < 0 {
+        return Err(errno());
+    }
+    let mut a: libc::sockaddr_in = std::mem::zeroed();
+    a.sin_family = libc::AF_INET as libc::sa_family_t;
+    a.sin_port = port.to_be();
+    a.sin_addr.s_addr = u32::from_be_bytes([127, 0, 0, 1]).to_be();
+    if libc::bind(
+        s,
+        &a as *const libc::sockaddr_in as *const libc::sockaddr,
+        std::mem::size_of::<libc::sockaddr_in>() as u32,
+    ) < 0
+        || libc::listen(s, 128) < 0
+    {
+        let e = errno();
+        libc::close(s);
+        return Err(e);
+    }
+    Ok(s)
+}
+
+/// Builds the sandbox (user, mount, pid, net, ipc, uts, cgroup namespaces already entered by
+/// the clone that created us). Returns the proxy listener fd (or -1).
+unsafe fn setup(p: &Prepared) -> Result<i32, Fail> {
+    write_file(c"/proc/self/setgroups", b"deny", step::SETGROUPS)?;
+    write_file(c"/proc/self/uid_map", &p.uid_map, step::UID_MAP)?;
+    write_file(c"/proc/self/gid_map", &p.gid_map, step::GID_MAP)?;
+    let null = ptr::null::<libc::c_char>();
+    check(
+        step::MAKE_PRIVATE,
+        libc::mount(
+            null,
+            c"/".as_ptr(),
+            null,
+            libc::MS_REC | libc::MS_PRIVATE,
+            ptr::null(),
+        ) as libc::c_long,
+    )?;
+    check(
+        step::ROOT_TMPFS,
+        libc::mount(
+            c"tmpfs".as_ptr(),
+            c"/tmp".as_ptr(),
+            c"tmpfs".as_ptr(),
+            libc::MS_NOSUID | libc::MS_NODEV,
+            c"mode=0755,size=16m".as_ptr().cast(),
+        ) as libc::c_long,
+    )?;
+    check(
+        step::ROOT_TMPFS,
+        libc::mkdir(c"/tmp/oldroot".as_ptr(), 0o700) as libc::c_long,
+    )?;
+    check(
+        step::PIVOT_ROOT,
+        libc::syscall(
+            libc::SYS_pivot_root,
+            c"/tmp".as_ptr(),
+            c"/tmp/oldroot".as_ptr(),
+        ),
+    )?;
+    check(step::PIVOT_ROOT, libc::chdir(c"/".as_ptr()) as libc::c_long)?;
+    for op in &p.ops {
+        run_op(op).map_err(|e| (step::MOUNT_PLAN, e))?;
+    }
+    check(
+        step::DETACH_OLD_ROOT,
+        libc::umount2(c"/oldroot".as_ptr(), libc::MNT_DETACH) as libc::c_long,
+    )?;
+    check(
+        step::DETACH_OLD_ROOT,
+        libc::rmdir(c"/oldroot".as_ptr()) as libc::c_long,
+    )?;
+    loopback_up().map_err(|e| (step::LOOPBACK, e))?;
+    let host = b"chela-sandbox";
+    check(
+        step::HOSTNAME,
+        libc::sethostname(host.as_ptr().cast(), host.len()) as libc::c_long,
+    )?;
+    check(
+        step::SEAL_ROOT,
+        setattr(c"/", ATTR_RDONLY | ATTR_NOSUID | ATTR_NODEV, false),
+    )?;
+    if p.proxy_port != 0 {
+        proxy_listener(p.proxy_port).map_err(|e| (step::PROXY_LISTENER, e))
+    } else {
+        Ok(-1)
+    }
+}
+
+/// The helper process: builds the sandbox once, then forks one init per run request.
+///
+/// # Safety
+/// Must be the child of a raw `clone` with the namespace flags; never returns.
+pub(crate) unsafe fn zygote_main(p: &Prepared) -> ! {
+    // Control socket to fd 3, /dev/null on 0-2, nothing else inherited from the caller.
+    let c = libc::fcntl(p.ctrl, libc::F_DUPFD_CLOEXEC, 10);
+    if c < 0 || libc::dup3(c, 3, libc::O_CLOEXEC) < 0 {
+        libc::_exit(101);
+    }
+    close_from(4, false);
+    let ctrl = 3;
+    let nul = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+    if nul < 0 {
+        fail_ready(ctrl, (step::FDS, errno()));
+    }
+    for fd in 0..3 {
+        if fd != nul {
+            libc::dup2(nul, fd);
+        }
+    }
+    if nul > 2 {
+        libc::close(nul);
+    }
+    let proxy = match setup(p) {
+        Ok(fd) => fd,
+        Err(f) => fail_ready(ctrl, f),
+    };
+    let ready = Ready {
+        status: 0,
+        step: 0,
+        errno: 0,
+        has_proxy: (proxy >= 0) as u32,
+    };
+    let fds = [proxy];
+    let nfds = if proxy >= 0 { 1 } else { 0 };
+    if send_with_fds(
+        ctrl,
+        (&ready as *const Ready).cast(),
+        std::mem::size_of::<Ready>(),
+        &fds[..nfds],
+    ) < 0
+    {
+        libc::_exit(102);
+    }
+    if proxy >= 0 {
+        libc::close(proxy);
+    }
+    // Run inits are reaped automatically; their status travels through the status pipe.
+    let mut sa: libc::sigaction = std::mem::zeroed();
+    sa.sa_sigaction = libc::SIG_IGN;
+    libc::sigaction(libc::SIGCHLD, &sa, ptr::null_mut());
+    serve(p, ctrl)
+}
+
+unsafe fn fail_ready(ctrl: i32, f: Fail) -> ! {
+    let ready = Ready {
+        status: -1,
+        step: f.0,
+        errno: f.1,
+        has_proxy: 0,
+    };
+    send_with_fds(
+        ctrl,
+        (&ready as *const Ready).cast(),
+        std::mem::size_of::<Ready>(),
+        &[],
+    );
+    libc::_exit(1)
+}
+
+unsafe fn serve(p: &Prepared, ctrl: i32) -> ! {
+    loop {
+        let mut h = RunHeader::default();
+        let mut fds = [-1i32; 8];
+        let mut nfds = 0usize;
+        let n = recv_with_fds(
+            ctrl,
+            (&mut h as *mut RunHeader).cast(),
+            std::mem::size_of::<RunHeader>(),
+            &mut fds,
+            &mut nfds,
+        );
+        if n == 0 {
+            libc::_exit(0); // the Sandbox was dropped (or chela exited)
+        }
+        if n < 0 {
+            if errno() == libc::EMSGSIZE {
+                reply(ctrl, -1, libc::EMSGSIZE, -1);
+                continue;
+            }
+            libc::_exit(103);
+        }
+        if n as usize != std::mem::size_of::<RunHeader>() || h.magic != RUN_MAGIC || nfds != 5 {
+            for fd in fds.iter().take(nfds) {
+                libc::close(*fd);
+            }
+            reply(ctrl, -1, libc::EINVAL, -1);
+            continue;
+        }
+        let mut pidfd: i32 = -1;
+        let pid = raw_clone(
+            (libc::CLONE_NEWPID | libc::CLONE_NEWNS | libc::CLONE_PIDFD | libc::SIGCHLD) as u64,
+            &mut pidfd,
+        );
+        if pid == 0 {
+            run_init(p, &h, [fds[0], fds[1], fds[2], fds[3], fds[4]]);
+        }
+        if pid < 0 {
+            reply(ctrl, -1, errno(), -1);
+        } else {
+            reply(ctrl, 0, 0, pidfd);
+            libc::close(pidfd);
+        }
+        for fd in fds.iter().take(nfds) {
+            libc::close(*fd);
+        }
+    }
+}
+
+unsafe fn reply(ctrl: i32, status: i32, err: i32, pidfd: i32) {
+    let r = Reply { status, errno: err };
+    let fds = [pidfd];
+    let n = if pidfd >= 0 { 1 } else { 0 };
+    if send_with_fds(
+        ctrl,
+        (&r as *const Reply).cast(),
+        std::mem::size_of::<Reply>(),
+        &fds[..n],
+    ) < 0
+    {
+        libc::_exit(104);
+    }
+}
+
+unsafe fn report(fd: i32, rec: StatusRecord) {
+    let bytes = std::slice::from_raw_parts(
+        (&rec as *const StatusRecord).cast::<u8>(),
+        std::mem::size_of::<StatusRecord>(),
+    );
+    let _ = write_all(fd, bytes);
+}
+
+unsafe fn setup_failed(fd: i32, f: Fail) -> ! {
+    report(
+        fd,
+        StatusRecord {
+            kind: REC_SETUP_FAILED,
+            code: 0,
+            step: f.0,
+            errno: f.1,
+        },
+    );
+    libc::_exit(127)
+}
+
+/// pid 1 of a fresh pid namespace (and mount namespace): mounts /proc, starts the program,
+/// reports its status, then kills everything left in the namespace.
+unsafe fn run_init(p: &Prepared, h: &RunHeader, fds: [i32; 5]) -> ! {
+    let [memfd, fin, fout, ferr, fstatus] = fds;
+    libc::close(3); // the control socket
+    let mut sa: libc::sigaction = std::mem::zeroed();
+    sa.sa_sigaction = libc::SIG_DFL;
+    libc::sigaction(libc::SIGCHLD, &sa, ptr::null_mut());
+    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+    let null = ptr::null::<libc::c_char>();
+    if libc::mount(
+        c"proc".as_ptr(),
+        c"/proc".as_ptr(),
+        c"proc".as_ptr(),
+        libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+        null.cast(),
+    ) < 0
+    {
+        setup_failed(fstatus, (step::PROC, errno()));
+    }
+    let len = h.payload_len as usize;
+    let base = libc::mmap(
+        ptr::null_mut(),
+        len.max(1),
+        libc::PROT_READ | libc::PROT_WRITE,
+        libc::MAP_PRIVATE,
+        memfd,
+        0,
+    );
+    if base == libc::MAP_FAILED {
+        setup_failed(fstatus, (step::PAYLOAD, errno()));
+    }
+    let base = base as *mut u8;
+    // offsets -> pointers, bounds-checked
+    let table = base as *mut u64;
+    let n_total = h.n_argv as usize + 1 + h.n_env as usize + 1;
+    if n_total * 8 > len || h.cwd_off as usize >= len || h.path_off as usize >= len {
+        setup_failed(fstatus, (step::PAYLOAD, libc::EINVAL));
+    }
+    for i in 0..n_total {
+        let off = *table.add(i);
+        if off == 0 {
+            continue; // terminators
+        }
+        if off as usize >= len {
+            setup_failed(fstatus, (step::PAYLOAD, libc::EINVAL));
+        }
+        *table.add(i) = base as u64 + off;
+    }
+    let argv = table as *const *const libc::c_char;
+    let envp = table.add(h.n_argv as usize + 1) as *const *const libc::c_char;
+    let cwd = base.add(h.cwd_off as usize) as *const libc::c_char;
+    let path = base.add(h.path_off as usize) as *const libc::c_char;
+
+    let pid = raw_clone(libc::SIGCHLD as u64, ptr::null_mut());
+    if pid == 0 {
+        let f = exec_child(p, h, argv, envp, cwd, path, fin, fout, ferr);
+        setup_failed(fstatus, f);
+    }
+    if pid < 0 {
+        setup_failed(fstatus, (step::FORK, errno()));
+    }
+    libc::close(fin);
+    libc::close(fout);
+    libc::close(ferr);
+    libc::close(memfd);
+    let mut st = 0;
+    loop {
+        let w = libc::waitpid(-1, &mut st, 0);
+        if w == pid as i32 {
+            break;
+        }
+        if w < 0 && errno() != libc::EINTR {
+            st = 0x7f00; // cannot happen: our child vanished; report 127
+            break;
+        }
+    }
+    // Nothing outlives the program: kill every other process in this pid namespace.
+    libc::kill(-1, libc::SIGKILL);
+    let rec = if libc::WIFSIGNALED(st) {
+        StatusRecord {
+            kind: REC_SIGNALED,
+            code: libc::WTERMSIG(st),
+            step: 0,
+            errno: 0,
+        }
+    } else {
+        StatusRecord {
+            kind: REC_EXITED,
+            code: libc::WEXITSTATUS(st),
+            step: 0,
+            errno: 0,
+        }
+    };
+    report(fstatus, rec);
+    libc::_exit(0)
+}
+
+#[allow(clippy::too_many_arguments)]
+unsafe fn exec_child(
+    p: &Prepared,
+    h: &RunHeader,
+    argv: *const *const libc::c_char,
+    envp: *const *const libc::c_char,
+    cwd: *const libc::c_char,
+    path: *const libc::c_char,
+    fin: i32,
+    fout: i32,
+    ferr: i32,
+) -> Fail {
+    if libc::setsid() < 0 {
+        return (step::SETSID, errno());
+    }
+    // default signal dispositions, empty mask
+    let mut sa: libc::sigaction = std::mem::zeroed();
+    sa.sa_sigaction = libc::SIG_DFL;
+    for sig in 1..=64 {
+        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+            libc::sigaction(sig, &sa, ptr::null_mut());
+        }
+    }
+    let mut set: libc::sigset_t = std::mem::zeroed();
+    libc::sigemptyset(&mut set);
+    libc::sigprocmask(libc::SIG_SETMASK, &set, ptr::null_mut());
+    if libc::dup2(fin, 0) < 0 || libc::dup2(fout, 1) < 0 || libc::dup2(ferr, 2) < 0 {
+        return (step::STDIO, errno());
+    }
+    close_from(3, true);
+    if libc::chdir(cwd) < 0 {
+        return (step::CHDIR, errno());
+    }
+    let res = [
+        libc::RLIMIT_CPU,
+        libc::RLIMIT_AS,
+        libc::RLIMIT_NPROC,
+        libc::RLIMIT_FSIZE,
+        libc::RLIMIT_NOFILE,
+        libc::RLIMIT_CORE,
+    ];
+    for (i, r) in res.iter().enumerate() {
+        let v = h.rlimits[i];
+        let lim = libc::rlimit {
+            rlim_cur: v,
+            rlim_max: v,
+        };
+        if libc::setrlimit(*r, &lim) < 0 {
+            return (step::RLIMIT, errno());
+        }
+    }
+    if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 {
+        return (step::NO_NEW_PRIVS, errno());
+    }
+    if let Some(ll) = &p.landlock {
+        if let Err(e) = ll.apply() {
+            return (step::LANDLOCK, e);
+        }
+    }
+    // capabilities: bounding set, ambient set, then effective/permitted/inheritable
+    for cap in 0..=p.cap_last {
+        if libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno() != libc::EINVAL {
+            return (step::CAPS, errno());
+        }
+    }
+    libc::prctl(
+        libc::PR_CAP_AMBIENT,
+        libc::PR_CAP_AMBIENT_CLEAR_ALL,
+        0,
+        0,
+        0,
+    );
+    #[repr(C)]
+    struct CapHeader {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    struct CapData {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    let hdr = CapHeader {
+        version: 0x2008_0522, // _LINUX_CAPABILITY_VERSION_3
+        pid: 0,
+    };
+    let data = [
+        CapData {
+            effective: 0,
+            permitted: 0,
+            inheritable: 0,
+        },
+        CapData {
+            effective: 0,
+            permitted: 0,
+            inheritable: 0,
+        },
+    ];
+    if libc::syscall(libc::SYS_capset, &hdr as *const CapHeader, data.as_ptr()) < 0 {
+        return (step::CAPS, errno());
+    }
+    if !p.seccomp.is_empty() {
+        let prog = libc::sock_fprog {
+            len: p.seccomp.len() as u16,
+            filter: p.seccomp.as_ptr() as *mut libc::sock_filter,
+        };
+        if libc::syscall(
+            libc::SYS_seccomp,
+            1u32, // SECCOMP_SET_MODE_FILTER
+            0u32,
+            &prog as *const libc::sock_fprog,
+        ) < 0
+        {
+            return (step::SECCOMP, errno());
+        }
+    }
+    exec_search(argv, envp, path)
+}
+
+/// `execvpe` without allocation: PATH search with a stack buffer.
+unsafe fn exec_search(
+    argv: *const *const libc::c_char,
+    envp: *const *const libc::c_char,
+    path: *const libc::c_char,
+) -> Fail {
+    let prog = CStr::from_ptr(*argv).to_bytes();
+    if prog.is_empty() {
+        return (step::EXEC, libc::ENOENT);
+    }
+    if prog.contains(&b'/') {
+        libc::execve(*argv, argv, envp);
+        return (step::EXEC, errno());
+    }
+    let dirs = CStr::from_ptr(path).to_bytes();
+    let mut buf = [0u8; 4096];
+    let mut saw_eacces = false;
+    for dir in dirs.split(|b| *b == b':') {
+        let dir: &[u8] = if dir.is_empty() { b"." } else { dir };
+        let total = dir.len() + 1 + prog.len() + 1;
+        if total > buf.len() {
+            continue;
+        }
+        buf[..dir.len()].copy_from_slice(dir);
+        buf[dir.len()] = b'/';
+        buf[dir.len() + 1..dir.len() + 1 + prog.len()].copy_from_slice(prog);
+        buf[total - 1] = 0;
+        libc::execve(buf.as_ptr().cast(), argv, envp);
+        match errno() {
+            libc::EACCES => saw_eacces = true,
+            libc::ENOENT | libc::ENOTDIR | libc::ESTALE | libc::ENODEV | libc::ETIMEDOUT => {}
+            e => return (step::EXEC, e),
+        }
+    }
+    (
+        step::EXEC,
+        if saw_eacces {
+            libc::EACCES
+        } else {
+            libc::ENOENT
+        },
+    )
+}

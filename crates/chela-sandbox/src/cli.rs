@@ -1,0 +1,61 @@
+//! `chela sandbox run`: run one program in the sandbox with the terminal passed through.
+
+use std::path::Path;
+use std::time::Duration;
+
+use chela_types::exit;
+
+use crate::sandbox::{CommandSpec, ExitStatus, Sandbox, SandboxConfig};
+
+/// Does exactly what `chela sandbox run [--workspace DIR] [--timeout S] [--allow-domain D]… --
+/// CMD ARGS…` does: builds the sandbox, runs `argv` with stdin/stdout/stderr passed through and
+/// returns the exit code to exit with — the program's own code, 128 + signal when it was killed
+/// by a signal, 124 on timeout, 127/126 when the program cannot be found/executed, 4 when the
+/// sandbox cannot be set up (the reason is printed on stderr), 2 for a malformed command.
+pub fn run_cli(
+    workspace: &Path,
+    timeout: Duration,
+    allow_domains: Vec<String>,
+    argv: Vec<String>,
+) -> i32 {
+    if argv.is_empty() {
+        eprintln!("chela sandbox run: no command given (usage: chela sandbox run [OPTIONS] -- CMD [ARGS…])");
+        return exit::USAGE;
+    }
+    let mut cfg = SandboxConfig::new(workspace);
+    cfg.allow_domains = allow_domains;
+    let sb = match Sandbox::new(cfg) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("chela sandbox run: {e}");
+            return exit::UNSAFE_ENV;
+        }
+    };
+    let mut spec = CommandSpec::new(argv);
+    spec.timeout = timeout;
+    let code = match sb.run_inherit(&spec) {
+        Ok(ExitStatus::TimedOut) => {
+            eprintln!(
+                "chela sandbox run: timed out after {}s; the whole process tree was killed",
+                timeout.as_secs_f64()
+            );
+            exit::TIMEOUT
+        }
+        Ok(st) => st.code(),
+        Err(e) if e.is_environment() => {
+            eprintln!("chela sandbox run: {e}");
+            exit::UNSAFE_ENV
+        }
+        Err(crate::SandboxError::InvalidCommand(m)) => {
+            eprintln!("chela sandbox run: {m}");
+            exit::USAGE
+        }
+        Err(e) => {
+            eprintln!("chela sandbox run: {e}");
+            exit::FAILURE
+        }
+    };
+    // The process is about to exit: do not wait for the kernel to tear the namespaces down.
+    sb.close_detached();
+    code
+}

@@ -1,0 +1,108 @@
+//! Shared helpers: run each test body as an unprivileged user (uid/gid 65534) when the test
+//! runner is root (CI), by re-executing the test binary for just that test.
+
+#![allow(dead_code)]
+
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use chela_sandbox::{CommandSpec, ExitStatus, RunOutput, Sandbox, SandboxConfig};
+
+pub const NOBODY: u32 = 65534;
+
+/// Env var a test's parent sets so tests can check it never reaches the sandbox.
+pub const HOST_SECRET_VAR: &str = "CHELA_TEST_HOST_SECRET";
+pub const HOST_SECRET: &str = "hunter2-host-secret-6f1e";
+
+fn exe_copy() -> PathBuf {
+    static EXE: OnceLock<PathBuf> = OnceLock::new();
+    EXE.get_or_init(|| {
+        let exe = std::env::current_exe().expect("test binary path");
+        let dir = tempfile::Builder::new()
+            .prefix("chela-sbx-test-")
+            .tempdir()
+            .expect("temp dir")
+            .keep();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let dst = dir.join("t");
+        std::fs::copy(&exe, &dst).expect("copy test binary");
+        std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(0o755)).unwrap();
+        dst
+    })
+    .clone()
+}
+
+/// Returns true when the caller should run the test body now (already unprivileged). As root,
+/// re-runs `name` as uid/gid 65534, asserts it passed, and returns false.
+pub fn unprivileged(name: &str) -> bool {
+    // SAFETY: plain getter.
+    if unsafe { libc::geteuid() } != 0 {
+        return true;
+    }
+    let out = Command::new(exe_copy())
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(HOST_SECRET_VAR, HOST_SECRET)
+        .env("HOME", "/nonexistent")
+        .current_dir("/")
+        .uid(NOBODY)
+        .gid(NOBODY)
+        .output()
+        .expect("re-run test as uid 65534");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "test {name} failed as uid 65534:\n{text}"
+    );
+    assert!(
+        text.contains("1 passed"),
+        "test {name} did not run as uid 65534:\n{text}"
+    );
+    false
+}
+
+/// A fresh workspace directory readable by the sandbox user.
+pub fn workspace() -> tempfile::TempDir {
+    let d = tempfile::Builder::new()
+        .prefix("chela-ws-")
+        .tempdir()
+        .expect("temp workspace");
+    std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    d
+}
+
+pub fn sandbox(ws: &Path) -> Sandbox {
+    Sandbox::new(SandboxConfig::new(ws)).expect("sandbox should be available on this machine")
+}
+
+/// Runs a shell snippet with a timeout.
+pub fn sh(sb: &Sandbox, script: &str) -> RunOutput {
+    let mut spec = CommandSpec::new(["/bin/sh", "-c", script]);
+    spec.timeout = Duration::from_secs(30);
+    sb.run(&spec).expect("run")
+}
+
+pub fn out(o: &RunOutput) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn err(o: &RunOutput) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn assert_ok(o: &RunOutput) {
+    assert_eq!(
+        o.status,
+        ExitStatus::Exited(0),
+        "stdout:\n{}\nstderr:\n{}",
+        out(o),
+        err(o)
+    );
+}
