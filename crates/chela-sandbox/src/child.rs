@@ -586,6 +586,8 @@ pub(crate) unsafe fn zygote_main(p: &Prepared) -> ! {
     }
     close_from(4, false);
     let ctrl = 3;
+    // Default dispositions and an empty mask once, here, so every run inherits them.
+    reset_signals();
     let nul = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
     if nul < 0 {
         fail_ready(ctrl, (step::FDS, errno()));
@@ -602,6 +604,29 @@ pub(crate) unsafe fn zygote_main(p: &Prepared) -> ! {
         Ok(fd) => fd,
         Err(f) => fail_ready(ctrl, f),
     };
+    // The Landlock rule set is built once, on the final filesystem view, and kept open
+    // (close-on-exec); each program only calls landlock_restrict_self on it.
+    let ll_fd = match &p.landlock {
+        Some(ll) => match ll.create() {
+            Ok(fd) => fd,
+            Err(e) => fail_ready(ctrl, (step::LANDLOCK, e)),
+        },
+        None => -1,
+    };
+    // Capabilities gained at execve are bounded by this set: empty it once here. The helper
+    // keeps its effective capabilities (it still mounts /proc and clones namespaces).
+    for cap in 0..=p.cap_last {
+        if libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno() != libc::EINVAL {
+            fail_ready(ctrl, (step::CAPS, errno()));
+        }
+    }
+    libc::prctl(
+        libc::PR_CAP_AMBIENT,
+        libc::PR_CAP_AMBIENT_CLEAR_ALL,
+        0,
+        0,
+        0,
+    );
     let ready = Ready {
         status: 0,
         step: 0,
@@ -626,7 +651,22 @@ pub(crate) unsafe fn zygote_main(p: &Prepared) -> ! {
     let mut sa: libc::sigaction = std::mem::zeroed();
     sa.sa_sigaction = libc::SIG_IGN;
     libc::sigaction(libc::SIGCHLD, &sa, ptr::null_mut());
-    serve(p, ctrl)
+    serve(p, ctrl, ll_fd)
+}
+
+/// Default dispositions for every signal and an empty mask (dispositions set to SIG_IGN by
+/// the caller, such as Rust's SIGPIPE, would otherwise survive `execve`).
+unsafe fn reset_signals() {
+    let mut sa: libc::sigaction = std::mem::zeroed();
+    sa.sa_sigaction = libc::SIG_DFL;
+    for sig in 1..=64 {
+        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+            libc::sigaction(sig, &sa, ptr::null_mut());
+        }
+    }
+    let mut set: libc::sigset_t = std::mem::zeroed();
+    libc::sigemptyset(&mut set);
+    libc::sigprocmask(libc::SIG_SETMASK, &set, ptr::null_mut());
 }
 
 unsafe fn fail_ready(ctrl: i32, f: Fail) -> ! {
@@ -645,7 +685,7 @@ unsafe fn fail_ready(ctrl: i32, f: Fail) -> ! {
     libc::_exit(1)
 }
 
-unsafe fn serve(p: &Prepared, ctrl: i32) -> ! {
+unsafe fn serve(p: &Prepared, ctrl: i32, ll_fd: i32) -> ! {
     loop {
         let mut h = RunHeader::default();
         let mut fds = [-1i32; 8];
@@ -680,7 +720,7 @@ unsafe fn serve(p: &Prepared, ctrl: i32) -> ! {
             &mut pidfd,
         );
         if pid == 0 {
-            run_init(p, &h, [fds[0], fds[1], fds[2], fds[3], fds[4]]);
+            run_init(p, &h, [fds[0], fds[1], fds[2], fds[3], fds[4]], ll_fd);
         }
         if pid < 0 {
             reply(ctrl, -1, errno(), -1);
@@ -727,12 +767,13 @@ unsafe fn setup_failed(fd: i32, f: Fail) -> ! {
             errno: f.1,
         },
     );
+    libc::close(fd);
     libc::_exit(127)
 }
 
 /// pid 1 of a fresh pid namespace (and mount namespace): mounts /proc, starts the program,
 /// reports its status, then kills everything left in the namespace.
-unsafe fn run_init(p: &Prepared, h: &RunHeader, fds: [i32; 5]) -> ! {
+unsafe fn run_init(p: &Prepared, h: &RunHeader, fds: [i32; 5], ll_fd: i32) -> ! {
     let [memfd, fin, fout, ferr, fstatus] = fds;
     libc::close(3); // the control socket
     let mut sa: libc::sigaction = std::mem::zeroed();
@@ -786,7 +827,7 @@ unsafe fn run_init(p: &Prepared, h: &RunHeader, fds: [i32; 5]) -> ! {
 
     let pid = raw_clone(libc::SIGCHLD as u64, ptr::null_mut());
     if pid == 0 {
-        let f = exec_child(p, h, argv, envp, cwd, path, fin, fout, ferr);
+        let f = exec_child(p, h, argv, envp, cwd, path, [fin, fout, ferr], ll_fd);
         setup_failed(fstatus, f);
     }
     if pid < 0 {
@@ -825,6 +866,9 @@ unsafe fn run_init(p: &Prepared, h: &RunHeader, fds: [i32; 5]) -> ! {
         }
     };
     report(fstatus, rec);
+    // An explicit close delivers EOF now: the implicit close at exit is deferred until after
+    // the namespaces are torn down, which would put the teardown on the caller's clock.
+    libc::close(fstatus);
     libc::_exit(0)
 }
 
@@ -836,24 +880,13 @@ unsafe fn exec_child(
     envp: *const *const libc::c_char,
     cwd: *const libc::c_char,
     path: *const libc::c_char,
-    fin: i32,
-    fout: i32,
-    ferr: i32,
+    [fin, fout, ferr]: [i32; 3],
+    ll_fd: i32,
 ) -> Fail {
     if libc::setsid() < 0 {
         return (step::SETSID, errno());
     }
-    // default signal dispositions, empty mask
-    let mut sa: libc::sigaction = std::mem::zeroed();
-    sa.sa_sigaction = libc::SIG_DFL;
-    for sig in 1..=64 {
-        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-            libc::sigaction(sig, &sa, ptr::null_mut());
-        }
-    }
-    let mut set: libc::sigset_t = std::mem::zeroed();
-    libc::sigemptyset(&mut set);
-    libc::sigprocmask(libc::SIG_SETMASK, &set, ptr::null_mut());
+    // Signal dispositions were reset in the helper; run-init restored SIGCHLD to default.
     if libc::dup2(fin, 0) < 0 || libc::dup2(fout, 1) < 0 || libc::dup2(ferr, 2) < 0 {
         return (step::STDIO, errno());
     }
@@ -882,24 +915,11 @@ unsafe fn exec_child(
     if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 {
         return (step::NO_NEW_PRIVS, errno());
     }
-    if let Some(ll) = &p.landlock {
-        if let Err(e) = ll.apply() {
-            return (step::LANDLOCK, e);
-        }
+    if p.landlock.is_some() && libc::syscall(libc::SYS_landlock_restrict_self, ll_fd, 0u32) < 0 {
+        return (step::LANDLOCK, errno());
     }
-    // capabilities: bounding set, ambient set, then effective/permitted/inheritable
-    for cap in 0..=p.cap_last {
-        if libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno() != libc::EINVAL {
-            return (step::CAPS, errno());
-        }
-    }
-    libc::prctl(
-        libc::PR_CAP_AMBIENT,
-        libc::PR_CAP_AMBIENT_CLEAR_ALL,
-        0,
-        0,
-        0,
-    );
+    // capabilities: the bounding and ambient sets were emptied in the helper; now
+    // effective/permitted/inheritable
     #[repr(C)]
     struct CapHeader {
         version: u32,

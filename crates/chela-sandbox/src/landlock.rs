@@ -140,12 +140,13 @@ impl LandlockPlan {
         format!("landlock ABI {} ({})", self.abi, parts.join(", "))
     }
 
-    /// Creates the ruleset and restricts the calling thread. Raw syscalls only: safe to call
-    /// between `fork` and `execve`. Requires `no_new_privs`. Returns the errno on failure.
+    /// Creates the ruleset (paths resolved in the caller's current filesystem view) and returns
+    /// its fd; `landlock_restrict_self(fd)` applies it. Raw syscalls only: safe to call between
+    /// `fork` and `execve`. Returns the errno on failure.
     ///
     /// # Safety
     /// Must be called in a single-threaded child process.
-    pub unsafe fn apply(&self) -> Result<(), i32> {
+    pub unsafe fn create(&self) -> Result<i32, i32> {
         let attr = RulesetAttr {
             handled_access_fs: self.handled_fs,
             handled_access_net: self.handled_net,
@@ -218,13 +219,7 @@ impl LandlockPlan {
                 return Err(e);
             }
         }
-        let r = libc::syscall(libc::SYS_landlock_restrict_self, rs, 0u32);
-        let e = errno();
-        libc::close(rs);
-        if r < 0 {
-            return Err(e);
-        }
-        Ok(())
+        Ok(rs)
     }
 }
 

@@ -242,15 +242,16 @@ pub(crate) fn mount_plan(workspace: &Path, uid: u32, gid: u32, tmp_bytes: u64) -
     Some(ops)
 }
 
-/// Landlock rules: read/execute for system directories, read for /etc and /proc, devices,
-/// full rights on the workspace, /tmp and /dev/shm.
+/// Landlock rules: read everywhere in the sandbox view, execute only from system directories,
+/// the workspace and /tmp, write to device nodes, full rights on the workspace, /tmp and
+/// /dev/shm.
 pub(crate) fn landlock_rules() -> Vec<(&'static str, u64)> {
     let all = u64::MAX;
     let mut v: Vec<(&'static str, u64)> = vec![
-        ("/", landlock::FS_READ_DIR),
+        // Read anything in the sandbox's own view (which holds only what plan() put there,
+        // including each run's fresh /proc); no execute, no write.
+        ("/", RO),
         ("/usr", RX),
-        ("/etc", RO),
-        ("/proc", RO),
         (
             "/dev",
             RO | landlock::FS_WRITE_FILE | landlock::FS_IOCTL_DEV,
