@@ -443,14 +443,19 @@ impl Verifier {
                         "a line that is not part of the chain was inserted (its hash is wrong and the chain continues after it)".into(),
                     ));
                 }
+                let claims = if rec.seq == self.expected {
+                    String::new()
+                } else {
+                    format!(" (the line now claims seq {})", rec.seq)
+                };
                 return Err(damage(
                     DamageKind::Modified,
                     path,
                     lno,
-                    Some(rec.seq),
+                    Some(self.expected),
                     format!(
-                        "record seq {} does not match its hash: its content was changed",
-                        rec.seq
+                        "record seq {} does not match its hash: its content was changed{claims}",
+                        self.expected
                     ),
                 ));
             }
@@ -650,6 +655,31 @@ impl Verifier {
         let lno = Some(i as u64 + 1);
         let e = self.expected;
         let s = rec.seq;
+        let next = lines
+            .get(i + 1)
+            .and_then(|&(a, b)| parse_line(&data[a..b]).ok())
+            .filter(|n| n.computed_hash() == n.hash);
+        if let Some(n) = next.filter(|n| n.seq == e && n.prev == self.prev) {
+            // The chain continues right after this line.
+            if rec.prev == n.hash && s == n.seq + 1 {
+                return damage(
+                    DamageKind::Reordered,
+                    path,
+                    lno,
+                    Some(s),
+                    format!("records seq {s} and {} are swapped", n.seq),
+                );
+            }
+            return damage(
+                DamageKind::Inserted,
+                path,
+                lno,
+                Some(s),
+                format!(
+                    "a record claiming seq {s} was inserted; the chain continues after it with seq {e}"
+                ),
+            );
+        }
         if s == e {
             return damage(
                 DamageKind::Modified,
