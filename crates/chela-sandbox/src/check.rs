@@ -84,6 +84,28 @@ pub(crate) fn landlock_unavailable(errno: i32) -> SandboxError {
     }
 }
 
+/// Merges several `Unavailable` errors into one naming every missing feature.
+pub(crate) fn combine_unavailable(errs: Vec<SandboxError>) -> SandboxError {
+    let (mut missing, mut detail, mut fix) = (Vec::new(), Vec::new(), Vec::new());
+    for e in errs {
+        if let SandboxError::Unavailable {
+            missing: m,
+            detail: d,
+            fix: f,
+        } = e
+        {
+            detail.push(format!("{m}: {d}"));
+            fix.push(format!("{m}: {f}"));
+            missing.push(m);
+        }
+    }
+    SandboxError::Unavailable {
+        missing: missing.join(" and "),
+        detail: detail.join("; "),
+        fix: fix.join("; "),
+    }
+}
+
 pub(crate) fn seccomp_unavailable(detail: String) -> SandboxError {
     SandboxError::Unavailable {
         missing: "seccomp".into(),

@@ -307,9 +307,11 @@ impl Sandbox {
         if euid == 0 {
             return Err(SandboxError::Root);
         }
+        // Every required layer is checked up front; all missing ones are named together.
         let sim = check::simulated_missing();
+        let mut missing: Vec<SandboxError> = Vec::new();
         if sim.userns {
-            return Err(check::userns_unavailable(
+            missing.push(check::userns_unavailable(
                 "simulated absence (CHELA_SANDBOX_SIMULATE_MISSING)",
             ));
         }
@@ -318,23 +320,22 @@ impl Sandbox {
         } else {
             crate::landlock::abi_version()
         };
-        let abi = abi.map_err(check::landlock_unavailable)?;
+        let abi = abi
+            .map_err(|e| missing.push(check::landlock_unavailable(e)))
+            .ok();
         let seccomp = if sim.seccomp {
-            None
+            Err("simulated absence (CHELA_SANDBOX_SIMULATE_MISSING)".to_string())
         } else {
-            check::seccomp_available()
-                .ok()
-                .and_then(|_| seccomp::build())
-        };
-        let seccomp = seccomp.ok_or_else(|| {
-            check::seccomp_unavailable(if sim.seccomp {
-                "simulated absence (CHELA_SANDBOX_SIMULATE_MISSING)".to_string()
-            } else {
-                check::seccomp_available()
-                    .err()
-                    .unwrap_or_else(|| "no filter for this CPU architecture".into())
+            check::seccomp_available().and_then(|_| {
+                seccomp::build().ok_or_else(|| "no filter for this CPU architecture".to_string())
             })
-        })?;
+        };
+        let seccomp = seccomp
+            .map_err(|d| missing.push(check::seccomp_unavailable(d)))
+            .ok();
+        let (Some(abi), Some(seccomp), true) = (abi, seccomp, missing.is_empty()) else {
+            return Err(check::combine_unavailable(missing));
+        };
 
         let ws_shown = cfg.workspace.display().to_string();
         let workspace =
@@ -757,8 +758,6 @@ impl Sandbox {
             ] {
                 env.push((k.into(), url.clone()));
             }
-            env.push(("NO_PROXY".into(), "localhost,127.0.0.1".into()));
-            env.push(("no_proxy".into(), "localhost,127.0.0.1".into()));
         }
         for (k, v) in &spec.env {
             if k.is_empty() || k.contains('=') || k.contains('\0') || v.contains('\0') {

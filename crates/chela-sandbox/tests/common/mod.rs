@@ -39,12 +39,18 @@ fn exe_copy() -> PathBuf {
 /// Returns true when the caller should run the test body now (already unprivileged). As root,
 /// re-runs `name` as uid/gid 65534, asserts it passed, and returns false.
 pub fn unprivileged(name: &str) -> bool {
+    unprivileged_env(name, &[])
+}
+
+/// Like [`unprivileged`], with extra environment variables for the re-executed test.
+pub fn unprivileged_env(name: &str, envs: &[(&str, &str)]) -> bool {
     // SAFETY: plain getter.
     if unsafe { libc::geteuid() } != 0 {
         return true;
     }
     let out = Command::new(exe_copy())
         .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .envs(envs.iter().copied())
         .env(HOST_SECRET_VAR, HOST_SECRET)
         .env("HOME", "/nonexistent")
         .current_dir("/")
