@@ -137,10 +137,55 @@ fn latency_and_sustained() {
     println!("final fsync: {:?}", t.elapsed());
 }
 
+fn cpu_time() -> std::time::Duration {
+    let mut ru = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given.
+    let ru = unsafe {
+        libc::getrusage(libc::RUSAGE_SELF, ru.as_mut_ptr());
+        ru.assume_init()
+    };
+    let tv = |t: libc::timeval| {
+        std::time::Duration::from_secs(t.tv_sec as u64)
+            + std::time::Duration::from_micros(t.tv_usec as u64)
+    };
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+/// Verify of 1M records, reported against wall time and CPU time (the machine is shared, so
+/// CPU time shows the cost independent of other load).
+fn verify_million() {
+    const N: u64 = 1_000_000;
+    let d = tempfile::tempdir().expect("tempdir");
+    {
+        let log = AuditLog::open(d.path()).expect("open");
+        for i in 0..N {
+            log.append(tool_event(i)).expect("append");
+        }
+    }
+    let _ = verify(d.path(), None).expect("warm cache");
+    for _ in 0..3 {
+        let (w, c) = (Instant::now(), cpu_time());
+        let r = verify(d.path(), None).expect("verify");
+        let (wall, cpu) = (w.elapsed(), cpu_time() - c);
+        assert!(r.ok);
+        println!(
+            "verify {} records ({} segments): wall {wall:.2?} = {:.0} records/s; CPU {cpu:.2?} = {:.0} records per CPU-second",
+            r.records,
+            r.segments,
+            r.records as f64 / wall.as_secs_f64(),
+            r.records as f64 / cpu.as_secs_f64()
+        );
+    }
+}
+
 criterion_group!(benches, append, verify_bench);
 
 fn main() {
-    latency_and_sustained();
+    // `cargo bench` passes --bench; `cargo test --benches` does not: keep that run short.
+    if std::env::args().any(|a| a == "--bench") {
+        latency_and_sustained();
+        verify_million();
+    }
     benches();
     Criterion::default().configure_from_args().final_summary();
 }

@@ -412,6 +412,9 @@ impl Verifier {
         is_last: bool,
     ) -> Result<(), Damage> {
         let (lines, torn) = line_ranges(data);
+        // Hashes are independent of each other: check them on all cores first, then walk the
+        // chain; lines before `hashes_ok` need no second hash.
+        let hashes_ok = first_bad_hash(data, &lines);
         for (i, &(s, e)) in lines.iter().enumerate() {
             let line = &data[s..e];
             let lno = Some(i as u64 + 1);
@@ -433,7 +436,7 @@ impl Verifier {
                     ));
                 }
             };
-            if rec.computed_hash() != rec.hash {
+            if i >= hashes_ok && rec.computed_hash() != rec.hash {
                 if next.is_some_and(|n| self.links_here(n)) {
                     return Err(damage(
                         DamageKind::Inserted,
@@ -738,6 +741,44 @@ impl Verifier {
             ),
         )
     }
+}
+
+fn hash_ok(line: &[u8]) -> bool {
+    parse_line(line).is_ok_and(|r| r.computed_hash() == r.hash)
+}
+
+/// Index of the first line whose hash does not verify (`lines.len()` if none), computed on up
+/// to 8 threads for large segments.
+fn first_bad_hash(data: &[u8], lines: &[Span]) -> usize {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    if threads < 2 || lines.len() < 8192 {
+        return lines
+            .iter()
+            .position(|&(a, b)| !hash_ok(&data[a..b]))
+            .unwrap_or(lines.len());
+    }
+    let chunk = lines.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = lines
+            .chunks(chunk)
+            .enumerate()
+            .map(|(ci, part)| {
+                (
+                    ci * chunk,
+                    s.spawn(move || part.iter().position(|&(a, b)| !hash_ok(&data[a..b]))),
+                )
+            })
+            .collect();
+        handles
+            .into_iter()
+            .filter_map(|(start, h)| match h.join() {
+                Ok(found) => found.map(|p| start + p),
+                // A failed worker proves nothing: check its whole chunk again sequentially.
+                Err(_) => Some(start),
+            })
+            .min()
+            .unwrap_or(lines.len())
+    })
 }
 
 /// Reads a segment; for the last one, an incomplete final line is re-read under the writers'

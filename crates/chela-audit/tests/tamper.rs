@@ -418,3 +418,21 @@ fn rotated_log_verifies_as_one_chain() {
     // genesis + open ckpt + 60 events + one segment_start per extra segment + checkpoints
     assert!(r.records > 62 + r.segments - 1);
 }
+
+#[test]
+fn modification_in_a_large_segment_is_found() {
+    // Large enough for verify to check hashes on several threads.
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("audit");
+    write_log(&dir, 20_000, opts());
+    assert!(verify(&dir, None).unwrap().ok);
+    let seg = &segments(&dir)[0];
+    let orig = lines(seg);
+    for k in [15_555usize, 3, orig.len() - 2] {
+        let mut l = orig.clone();
+        let seq = seq_of(&l[k]);
+        l[k] = flip_hex(&l[k], "prev");
+        write_lines(seg, &l);
+        assert_damage(&dir, None, DamageKind::Modified, Some(seq));
+    }
+}
