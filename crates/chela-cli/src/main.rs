@@ -1,0 +1,330 @@
+//! `chela`: a secure-by-construction AI agent.
+//!
+//! This binary only parses arguments and wires the crates together; every effect happens in its
+//! owning crate (DESIGN.md).
+
+mod chat;
+mod home;
+mod session;
+mod uid;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use chela_types::{exit, Actor, Event, EventKind, Role};
+use clap::{Args, Parser, Subcommand};
+
+use home::{Home, InitAnswers};
+use session::{exit_err, Exit};
+
+const ABOUT: &str = "Chela: an AI agent that runs tools (shell, files) inside a sandbox, \
+with every action checked by policy and recorded in an audit log.";
+
+const AFTER_HELP: &str = "\
+Getting started:
+  chela init                          set up ~/.chela (asks a few questions)
+  export OPENAI_API_KEY=...           the key, from the variable named in config.toml
+  chela run \"summarise README.md\"     one task; answer on stdout, progress on stderr
+  chela chat                          interactive conversation
+
+State lives in $CHELA_HOME (default ~/.chela). Exit codes: 0 ok, 1 error, 2 usage or
+configuration error, 3 refused by policy, 4 unsafe environment (root, no sandbox).";
+
+#[derive(Parser)]
+#[command(name = "chela", version, about = ABOUT, after_help = AFTER_HELP)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create $CHELA_HOME with a commented config.toml and an empty workspace.
+    Init(InitArgs),
+    /// Run one task to completion: final answer on stdout, progress on stderr.
+    Run(RunArgs),
+    /// Talk with the agent interactively (/new starts a new session, /exit quits, Ctrl-C cancels a turn).
+    Chat(ChatArgs),
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCmd),
+    /// List or show stored sessions.
+    #[command(subcommand)]
+    Sessions(SessionsCmd),
+}
+
+#[derive(Args)]
+struct InitArgs {
+    /// Never ask questions; take every answer from the flags below.
+    #[arg(long)]
+    non_interactive: bool,
+    /// Provider protocol: `openai` (any OpenAI-compatible server) or `anthropic`.
+    #[arg(long, value_parser = ["openai", "anthropic"])]
+    provider: Option<String>,
+    /// Provider base URL, e.g. https://api.openai.com/v1 or http://127.0.0.1:11434/v1.
+    #[arg(long)]
+    base_url: Option<String>,
+    /// Model name, e.g. gpt-4o-mini, deepseek-chat, qwen-plus, llama3.1.
+    #[arg(long)]
+    model: Option<String>,
+    /// NAME of the environment variable holding the API key (not the key itself).
+    #[arg(long)]
+    api_key_env: Option<String>,
+    /// Overwrite an existing configuration.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Directory the agent may work in (default: $CHELA_HOME/workspace).
+    #[arg(long)]
+    workspace: Option<PathBuf>,
+    /// Continue (or create) this named session instead of starting a fresh one.
+    #[arg(long)]
+    session: Option<String>,
+    /// The task, in plain language.
+    #[arg(required = true, num_args = 1..)]
+    task: Vec<String>,
+}
+
+#[derive(Args)]
+struct ChatArgs {
+    /// Directory the agent may work in (default: $CHELA_HOME/workspace).
+    #[arg(long)]
+    workspace: Option<PathBuf>,
+    /// Continue (or create) this named session.
+    #[arg(long)]
+    session: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum ConfigCmd {
+    /// Validate config.toml; errors name the file, line and key.
+    Check,
+    /// Print the path of config.toml.
+    Path,
+}
+
+#[derive(Subcommand)]
+enum SessionsCmd {
+    /// List sessions, most recent first.
+    List,
+    /// Print a session's transcript.
+    Show {
+        /// Session name.
+        name: String,
+    },
+}
+
+fn main() -> ExitCode {
+    // CN-A3: refuse root before touching anything. `--help`/`--version` are answered by clap
+    // without side effects, so parse first and check before dispatching any command.
+    let cli = Cli::parse();
+    match uid::effective_uid() {
+        Some(0) => {
+            eprintln!("{}", uid::ROOT_REFUSAL);
+            return ExitCode::from(exit::UNSAFE_ENV as u8);
+        }
+        None => {
+            eprintln!("{}", uid::UID_UNKNOWN);
+            return ExitCode::from(exit::UNSAFE_ENV as u8);
+        }
+        Some(_) => {}
+    }
+    let code = match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => match e.downcast_ref::<Exit>() {
+            Some(x) => {
+                eprintln!("chela: {}", x.message);
+                x.code
+            }
+            None => {
+                eprintln!("chela: {e:#}");
+                exit::FAILURE
+            }
+        },
+    };
+    ExitCode::from(code.clamp(0, 255) as u8)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
+fn dispatch(cli: Cli) -> Result<i32> {
+    let home = Home::locate().map_err(|e| exit_err(exit::USAGE, e.to_string()))?;
+    match cli.command {
+        Command::Init(a) => cmd_init(&home, a),
+        Command::Run(a) => cmd_run(&home, a),
+        Command::Chat(a) => chat::run(&home, a.workspace, a.session),
+        Command::Config(ConfigCmd::Check) => cmd_config_check(&home),
+        Command::Config(ConfigCmd::Path) => {
+            println!("{}", home.config().display());
+            Ok(exit::OK)
+        }
+        Command::Sessions(c) => cmd_sessions(&home, c),
+    }
+}
+
+fn cmd_init(home: &Home, a: InitArgs) -> Result<i32> {
+    let answers = if a.non_interactive {
+        let missing: Vec<&str> = [
+            ("--provider", &a.provider),
+            ("--base-url", &a.base_url),
+            ("--model", &a.model),
+        ]
+        .iter()
+        .filter(|(_, v)| v.is_none())
+        .map(|(n, _)| *n)
+        .collect();
+        if !missing.is_empty() {
+            return Err(exit_err(
+                exit::USAGE,
+                format!("--non-interactive needs {}", missing.join(", ")),
+            ));
+        }
+        Some(InitAnswers {
+            provider: a.provider.unwrap_or_default(),
+            base_url: a.base_url.unwrap_or_default(),
+            model: a.model.unwrap_or_default(),
+            api_key_env: a.api_key_env.unwrap_or_default(),
+        })
+    } else {
+        None
+    };
+    home::init(home, answers, a.force).map_err(|e| exit_err(exit::USAGE, format!("{e:#}")))?;
+    eprintln!("Chela is set up in {}", home.root.display());
+    eprintln!(
+        "  configuration: {}  (check it with `chela config check`)",
+        home.config().display()
+    );
+    eprintln!("  workspace:     {}", home.workspace().display());
+    eprintln!("Next: chela run \"list the files in the workspace\"");
+    Ok(exit::OK)
+}
+
+fn cmd_run(home: &Home, a: RunArgs) -> Result<i32> {
+    let task = a.task.join(" ");
+    if task.trim().is_empty() {
+        return Err(exit_err(exit::USAGE, "the task is empty"));
+    }
+    let session = a
+        .session
+        .unwrap_or_else(|| session::fresh_session_name("run"));
+    let rt = runtime()?;
+    let mut opened = session::open(home, a.workspace, &session, "run")?;
+    let mut printer = session::RunPrinter::new();
+    let result = rt.block_on(opened.agent.run_task(&task, &mut printer));
+    let code = match result {
+        Ok(chela_agent::TaskOutcome::Completed(answer)) => {
+            println!("{}", answer.trim_end());
+            exit::OK
+        }
+        Ok(chela_agent::TaskOutcome::Refused { answer, refusals }) => {
+            if !answer.trim().is_empty() {
+                println!("{}", answer.trim_end());
+            }
+            eprintln!(
+                "chela: the task ended with {} refused action(s):",
+                refusals.len()
+            );
+            for r in &refusals {
+                eprintln!("  - {r}");
+            }
+            eprintln!("Run `chela policy explain` on a command to see why, or `chela audit show --session {session}`.");
+            exit::REFUSED
+        }
+        Ok(chela_agent::TaskOutcome::Limit(why)) => {
+            eprintln!("chela: {why}");
+            exit::FAILURE
+        }
+        Err(e) => {
+            eprintln!("chela: {e}");
+            exit::FAILURE
+        }
+    };
+    let _ = opened.audit.append(Event::new(
+        Some(&session),
+        Actor::System,
+        EventKind::ChelaStopped { exit_code: code },
+    ));
+    Ok(code)
+}
+
+fn cmd_config_check(home: &Home) -> Result<i32> {
+    home.require_initialised()
+        .map_err(|e| exit_err(exit::USAGE, e.to_string()))?;
+    let cfg = chela_agent::config::Config::load(&home.config())
+        .map_err(|e| exit_err(exit::USAGE, e.to_string()))?;
+    println!("{}: OK", cfg.path.display());
+    println!(
+        "  provider: {} model {} at {}",
+        cfg.provider.kind.as_str(),
+        cfg.provider.model,
+        cfg.provider.base_url
+    );
+    if !cfg.provider.fallback_models.is_empty() {
+        println!(
+            "  fallback models: {}",
+            cfg.provider.fallback_models.join(", ")
+        );
+    }
+    match &cfg.provider.api_key_env {
+        Some(v) if std::env::var(v).map(|s| !s.is_empty()).unwrap_or(false) => {
+            println!("  API key: from ${v} (set)")
+        }
+        Some(v) => println!("  API key: from ${v} (NOT SET in this environment)"),
+        None => println!("  API key: none (a local server without authentication)"),
+    }
+    println!(
+        "  limits: {} steps, {} tokens per task; exec timeout {}s",
+        cfg.agent.max_steps, cfg.agent.max_tokens_per_task, cfg.sandbox.exec_timeout_s
+    );
+    Ok(exit::OK)
+}
+
+fn cmd_sessions(home: &Home, c: SessionsCmd) -> Result<i32> {
+    home.require_initialised()
+        .map_err(|e| exit_err(exit::USAGE, e.to_string()))?;
+    let store = chela_store::Store::open(&home.state_db()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    match c {
+        SessionsCmd::List => {
+            let list = store.list_sessions().map_err(|e| anyhow::anyhow!("{e}"))?;
+            if list.is_empty() {
+                println!("no sessions yet; start one with `chela run` or `chela chat`");
+                return Ok(exit::OK);
+            }
+            println!("{:<36} {:>8}  UPDATED", "SESSION", "MESSAGES");
+            for s in list {
+                let updated = humantime::format_rfc3339_seconds(
+                    std::time::UNIX_EPOCH + std::time::Duration::from_secs(s.updated),
+                );
+                println!("{:<36} {:>8}  {}", s.name, s.messages, updated);
+            }
+        }
+        SessionsCmd::Show { name } => {
+            let msgs = store
+                .messages(&name)
+                .map_err(|e| exit_err(exit::USAGE, e.to_string()))?;
+            for m in msgs {
+                let who = match m.role {
+                    Role::System => "system",
+                    Role::User => "user",
+                    Role::Assistant => "assistant",
+                    Role::Tool => "tool",
+                };
+                if !m.content.is_empty() {
+                    println!("[{who}] {}", m.content);
+                }
+                for c in &m.tool_calls {
+                    println!("[{who} → {}] {}", c.name, c.arguments);
+                }
+            }
+        }
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,306 @@
+//! Wiring for `chela run` and `chela chat`: config, audit, store, sandbox, provider, agent.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, Result};
+use chela_agent::config::Config;
+use chela_agent::provider::Provider;
+use chela_agent::tools::{ToolContext, ALL_TOOLS};
+use chela_agent::{Agent, AgentEvent, AgentParts, Progress};
+use chela_audit::AuditLog;
+use chela_net::{NetClient, NetConfig};
+use chela_sandbox::fs::Workspace;
+use chela_sandbox::{Limits, Sandbox, SandboxConfig};
+use chela_store::Store;
+use chela_types::{exit, Actor, Event, EventKind};
+
+use crate::home::Home;
+
+/// An error carrying the exit code it should produce.
+#[derive(Debug)]
+pub struct Exit {
+    /// Exit code.
+    pub code: i32,
+    /// Message for stderr.
+    pub message: String,
+}
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Exit {}
+
+/// Wraps a message with an exit code.
+pub fn exit_err(code: i32, message: impl Into<String>) -> anyhow::Error {
+    anyhow!(Exit {
+        code,
+        message: message.into()
+    })
+}
+
+/// Everything opened for a session-running command.
+pub struct Opened {
+    /// The agent.
+    pub agent: Agent,
+    /// The audit log (for start/stop records).
+    pub audit: Arc<AuditLog>,
+}
+
+/// Who is at the terminal, for audit records.
+pub fn owner_actor() -> Actor {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| format!("uid:{}", crate::uid::effective_uid().unwrap_or(u32::MAX)));
+    Actor::Owner { user }
+}
+
+/// A fresh session name like `run-20261121-093000-4242`.
+pub fn fresh_session_name(prefix: &str) -> String {
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let compact: String = now.chars().filter(|c| c.is_ascii_digit()).collect();
+    format!(
+        "{prefix}-{}-{}-{}",
+        &compact[..8.min(compact.len())],
+        &compact[8.min(compact.len())..],
+        std::process::id()
+    )
+}
+
+/// Opens config, audit, store, workspace, sandbox and provider, and builds the agent.
+pub fn open(
+    home: &Home,
+    workspace: Option<PathBuf>,
+    session: &str,
+    command: &str,
+) -> Result<Opened> {
+    home.require_initialised()
+        .map_err(|e| exit_err(exit::USAGE, e.to_string()))?;
+    let cfg = Config::load(&home.config()).map_err(|e| exit_err(exit::USAGE, e.to_string()))?;
+
+    let audit = AuditLog::open(&home.audit()).map_err(|e| {
+        exit_err(
+            exit::UNSAFE_ENV,
+            format!("{e}\nChela refuses to act without a writable audit log (NVDB-6, CN-B3). Fix the permissions of {} or free disk space.", home.audit().display()),
+        )
+    })?;
+    let audit = Arc::new(audit);
+
+    let ws_path = workspace.unwrap_or_else(|| home.workspace());
+    let ws_path = std::fs::canonicalize(&ws_path)
+        .map_err(|e| exit_err(exit::USAGE, format!("workspace {}: {e}", ws_path.display())))?;
+    refuse_dangerous_workspace(home, &ws_path)?;
+    let workspace = Workspace::open(&ws_path)
+        .map_err(|e| exit_err(exit::USAGE, format!("workspace {}: {e}", ws_path.display())))?;
+
+    let sandbox = Sandbox::new(SandboxConfig {
+        workspace: ws_path.clone(),
+        limits: Limits::default(),
+        allow_domains: cfg.sandbox.allow_domains.clone(),
+        audit: Some(audit.clone() as Arc<dyn chela_types::AuditSink>),
+        session: Some(session.to_string()),
+    })
+    .map(Arc::new)
+    .map_err(|e| e.to_string());
+    let level = match &sandbox {
+        Ok(s) => s.level(),
+        Err(e) => {
+            eprintln!("chela: warning: the sandbox is unavailable, so `exec` is refused: {e}");
+            "unavailable".to_string()
+        }
+    };
+    audit
+        .append(Event::new(
+            Some(session),
+            Actor::System,
+            EventKind::ChelaStarted {
+                version: env!("CARGO_PKG_VERSION").into(),
+                uid: crate::uid::effective_uid().unwrap_or(u32::MAX),
+                command: command.into(),
+                sandbox: level,
+            },
+        ))
+        .map_err(|e| exit_err(exit::UNSAFE_ENV, format!("{e}; refusing to run (NVDB-6)")))?;
+
+    let api_key = resolve_api_key(&cfg)?;
+    let net_cfg = NetConfig::for_endpoint(&cfg.provider.base_url).map_err(|e| {
+        exit_err(
+            exit::USAGE,
+            format!("provider.base_url in {}: {e}", cfg.path.display()),
+        )
+    })?;
+    let mut net = NetClient::new(net_cfg, audit.clone()).map_err(|e| anyhow!("{e}"))?;
+    net.set_session(Some(session.to_string()));
+    let provider = Provider::new(&cfg.provider, api_key, Arc::new(net))
+        .map_err(|e| exit_err(exit::USAGE, e.to_string()))?;
+
+    let store = Store::open(&home.state_db()).map_err(|e| anyhow!("{e}"))?;
+    let tools = ToolContext {
+        workspace: Arc::new(workspace),
+        sandbox,
+        exec_timeout: Duration::from_secs(cfg.sandbox.exec_timeout_s),
+        max_exec_timeout: Duration::from_secs(cfg.sandbox.max_exec_timeout_s),
+        output_chars: cfg.agent.tool_output_chars,
+    };
+    let agent = Agent::new(AgentParts {
+        provider_cfg: cfg.provider.clone(),
+        provider,
+        agent_cfg: cfg.agent.clone(),
+        tools,
+        tool_names: ALL_TOOLS.iter().map(|s| s.to_string()).collect(),
+        audit: audit.clone(),
+        store,
+        session: session.to_string(),
+        actor: owner_actor(),
+        record_prompts: cfg.audit.record_prompts,
+    })
+    .map_err(|e| anyhow!("{e}"))?;
+    Ok(Opened { agent, audit })
+}
+
+/// Refuses workspaces that would expose Chela's own state or the whole home directory.
+fn refuse_dangerous_workspace(home: &Home, ws: &Path) -> Result<()> {
+    let chela_home = std::fs::canonicalize(&home.root).unwrap_or_else(|_| home.root.clone());
+    let inside_home_state = ws == chela_home
+        || (ws.starts_with(&chela_home) && !ws.starts_with(chela_home.join("workspace")));
+    if inside_home_state || chela_home.starts_with(ws) {
+        return Err(exit_err(
+            exit::USAGE,
+            format!(
+                "workspace {} would expose Chela's own state ({}) to the agent (CN-D6); choose a project directory instead",
+                ws.display(),
+                chela_home.display()
+            ),
+        ));
+    }
+    if ws == Path::new("/") {
+        return Err(exit_err(
+            exit::USAGE,
+            "the workspace cannot be / (CN-A3: limit the agent to the directories it needs)",
+        ));
+    }
+    Ok(())
+}
+
+fn resolve_api_key(cfg: &Config) -> Result<Option<String>> {
+    if let Some(var) = &cfg.provider.api_key_env {
+        return match std::env::var(var) {
+            Ok(v) if !v.trim().is_empty() => Ok(Some(v.trim().to_string())),
+            _ => Err(exit_err(
+                exit::USAGE,
+                format!(
+                    "the environment variable {var} (provider.api_key_env in {}) is not set; export it, e.g. `export {var}=...`",
+                    cfg.path.display()
+                ),
+            )),
+        };
+    }
+    if let Some(name) = &cfg.provider.api_key_vault {
+        return Err(exit_err(
+            exit::USAGE,
+            format!("provider.api_key_vault = {name:?}: the vault is not available in this build yet; use api_key_env"),
+        ));
+    }
+    Ok(None)
+}
+
+/// Prints progress for `chela run`: tool activity on stderr; the answer is printed by the caller.
+pub struct RunPrinter {
+    pending: String,
+}
+
+impl RunPrinter {
+    /// A printer with nothing buffered.
+    pub fn new() -> Self {
+        RunPrinter {
+            pending: String::new(),
+        }
+    }
+    fn flush_text(&mut self) {
+        let t = self.pending.trim();
+        if !t.is_empty() {
+            eprintln!("· {}", t.replace('\n', "\n  "));
+        }
+        self.pending.clear();
+    }
+}
+
+impl Progress for RunPrinter {
+    fn event(&mut self, ev: AgentEvent) {
+        match ev {
+            AgentEvent::TextDelta(t) => self.pending.push_str(&t),
+            AgentEvent::TextDone => {}
+            AgentEvent::ToolStart { name, summary } => {
+                self.flush_text();
+                eprintln!("→ {name} {summary}");
+            }
+            AgentEvent::ToolEnd {
+                name,
+                summary,
+                is_error,
+            } => {
+                self.flush_text();
+                eprintln!("  {} {name}: {summary}", if is_error { "✗" } else { "✓" });
+            }
+            AgentEvent::Refused { name, reason } => {
+                self.flush_text();
+                eprintln!("  ⛔ {name} refused: {reason}");
+            }
+            AgentEvent::Notice(n) => eprintln!("  … {n}"),
+        }
+    }
+}
+
+/// Prints progress for `chela chat`: streamed text on stdout, tool activity on stderr.
+pub struct ChatPrinter {
+    at_line_start: bool,
+}
+
+impl ChatPrinter {
+    /// A printer at the start of a line.
+    pub fn new() -> Self {
+        ChatPrinter {
+            at_line_start: true,
+        }
+    }
+    fn newline(&mut self) {
+        if !self.at_line_start {
+            println!();
+            self.at_line_start = true;
+        }
+    }
+}
+
+impl Progress for ChatPrinter {
+    fn event(&mut self, ev: AgentEvent) {
+        match ev {
+            AgentEvent::TextDelta(t) => {
+                print!("{t}");
+                std::io::stdout().flush().ok();
+                self.at_line_start = t.ends_with('\n');
+            }
+            AgentEvent::TextDone => self.newline(),
+            AgentEvent::ToolStart { name, summary } => {
+                self.newline();
+                eprintln!("→ {name} {summary}");
+            }
+            AgentEvent::ToolEnd {
+                name,
+                summary,
+                is_error,
+            } => {
+                eprintln!("  {} {name}: {summary}", if is_error { "✗" } else { "✓" })
+            }
+            AgentEvent::Refused { name, reason } => eprintln!("  ⛔ {name} refused: {reason}"),
+            AgentEvent::Notice(n) => {
+                self.newline();
+                eprintln!("  … {n}");
+            }
+        }
+    }
+}
