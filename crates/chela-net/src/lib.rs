@@ -25,7 +25,7 @@
 //! headers, an idle timeout per body chunk).
 
 pub mod addr;
-
+pub mod fetch;
 pub mod leak;
 mod policy;
 mod resolve;
@@ -35,6 +35,7 @@ use std::time::{Duration, Instant};
 
 use chela_types::{Actor, AuditSink, Event, EventKind};
 
+pub use fetch::{fetch_readable, html_to_text, FetchedPage};
 pub use leak::{Outbound, OutboundCheck, SecretBindings};
 
 use policy::{HostKey, Policy};
@@ -281,7 +282,25 @@ impl Response {
     }
 
     /// The next chunk of the body, `None` at the end. `idle` bounds the wait for each chunk.
+    /// Fails with [`NetError::TooLarge`] once the body passes the client's size cap.
     pub async fn chunk(&mut self, idle: Duration) -> Result<Option<Vec<u8>>, NetError> {
+        self.next_chunk(idle, true).await
+    }
+
+    /// Like [`Response::chunk`] without the size check: for readers that stop at their own,
+    /// smaller cap and keep what they have (`web_fetch`).
+    pub(crate) async fn chunk_uncapped(
+        &mut self,
+        idle: Duration,
+    ) -> Result<Option<Vec<u8>>, NetError> {
+        self.next_chunk(idle, false).await
+    }
+
+    async fn next_chunk(
+        &mut self,
+        idle: Duration,
+        capped: bool,
+    ) -> Result<Option<Vec<u8>>, NetError> {
         let next = match tokio::time::timeout(idle, self.inner.chunk()).await {
             Ok(n) => n,
             Err(_) => {
@@ -296,7 +315,7 @@ impl Response {
         };
         match next {
             Ok(Some(bytes)) => {
-                if self.read.saturating_add(bytes.len()) > self.cap {
+                if capped && self.read.saturating_add(bytes.len()) > self.cap {
                     let e = NetError::TooLarge {
                         host: self.host.clone(),
                         limit: self.cap,
