@@ -139,6 +139,16 @@ pub(crate) struct Prepared {
     pub seccomp: Vec<libc::sock_filter>,
     pub cap_last: u32,
     pub proxy_port: u16,
+    /// Run exactly one program, with the helper itself as its init (for `chela sandbox run`).
+    pub oneshot: Option<OneShot>,
+}
+
+/// A single run prepared before the helper is cloned: the program's stdio are the caller's
+/// fds 0-2, passed straight through.
+pub(crate) struct OneShot {
+    pub header: RunHeader,
+    pub memfd: i32,
+    pub status: i32,
 }
 
 /// Sent by the helper once setup has finished (or failed).
@@ -158,8 +168,9 @@ pub(crate) struct RunHeader {
     pub magic: u32,
     pub n_argv: u32,
     pub n_env: u32,
-    pub _pad: u32,
+    pub flags: u32,
     pub payload_len: u64,
+    pub timeout_ms: u64,
     pub cwd_off: u64,
     pub path_off: u64,
     /// cpu, as, nproc, fsize, nofile, core
@@ -579,26 +590,43 @@ unsafe fn setup(p: &Prepared) -> Result<i32, Fail> {
 /// # Safety
 /// Must be the child of a raw `clone` with the namespace flags; never returns.
 pub(crate) unsafe fn zygote_main(p: &Prepared) -> ! {
-    // Control socket to fd 3, /dev/null on 0-2, nothing else inherited from the caller.
-    let c = libc::fcntl(p.ctrl, libc::F_DUPFD_CLOEXEC, 10);
-    if c < 0 || libc::dup3(c, 3, libc::O_CLOEXEC) < 0 {
+    // Control socket to fd 3; in one-shot mode the status pipe to 4 and the payload to 5
+    // (stdio stays the caller's); otherwise /dev/null on 0-2. Nothing else is inherited.
+    let c = libc::fcntl(p.ctrl, libc::F_DUPFD_CLOEXEC, 100);
+    let (st, mf) = match &p.oneshot {
+        Some(o) => (
+            libc::fcntl(o.status, libc::F_DUPFD_CLOEXEC, 100),
+            libc::fcntl(o.memfd, libc::F_DUPFD_CLOEXEC, 100),
+        ),
+        None => (0, 0),
+    };
+    if c < 0 || st < 0 || mf < 0 || libc::dup3(c, 3, libc::O_CLOEXEC) < 0 {
         libc::_exit(101);
     }
-    close_from(4, false);
     let ctrl = 3;
+    if p.oneshot.is_some() {
+        if libc::dup3(st, 4, libc::O_CLOEXEC) < 0 || libc::dup3(mf, 5, libc::O_CLOEXEC) < 0 {
+            libc::_exit(101);
+        }
+        close_from(6, false);
+    } else {
+        close_from(4, false);
+    }
     // Default dispositions and an empty mask once, here, so every run inherits them.
     reset_signals();
-    let nul = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
-    if nul < 0 {
-        fail_ready(ctrl, (step::FDS, errno()));
-    }
-    for fd in 0..3 {
-        if fd != nul {
-            libc::dup2(nul, fd);
+    if p.oneshot.is_none() {
+        let nul = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+        if nul < 0 {
+            fail_ready(ctrl, (step::FDS, errno()));
         }
-    }
-    if nul > 2 {
-        libc::close(nul);
+        for fd in 0..3 {
+            if fd != nul {
+                libc::dup2(nul, fd);
+            }
+        }
+        if nul > 2 {
+            libc::close(nul);
+        }
     }
     let proxy = match setup(p) {
         Ok(fd) => fd,
@@ -627,6 +655,11 @@ pub(crate) unsafe fn zygote_main(p: &Prepared) -> ! {
         0,
         0,
     );
+    if let Some(o) = &p.oneshot {
+        // The helper is already pid 1 of a fresh pid namespace with its own /proc: it is the
+        // program's init. Success is reported only through the status pipe.
+        run_program(p, &o.header, 5, [0, 1, 2], 4, ll_fd, false);
+    }
     let ready = Ready {
         status: 0,
         step: 0,
@@ -720,7 +753,7 @@ unsafe fn serve(p: &Prepared, ctrl: i32, ll_fd: i32) -> ! {
             &mut pidfd,
         );
         if pid == 0 {
-            run_init(p, &h, [fds[0], fds[1], fds[2], fds[3], fds[4]], ll_fd);
+            run_program(p, &h, fds[0], [fds[1], fds[2], fds[3]], fds[4], ll_fd, true);
         }
         if pid < 0 {
             reply(ctrl, -1, errno(), -1);
@@ -749,6 +782,13 @@ unsafe fn reply(ctrl: i32, status: i32, err: i32, pidfd: i32) {
     }
 }
 
+/// CLOCK_MONOTONIC in milliseconds (async-signal-safe).
+unsafe fn now_ms() -> u64 {
+    let mut ts: libc::timespec = std::mem::zeroed();
+    libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts);
+    ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000
+}
+
 unsafe fn report(fd: i32, rec: StatusRecord) {
     let bytes = std::slice::from_raw_parts(
         (&rec as *const StatusRecord).cast::<u8>(),
@@ -771,25 +811,34 @@ unsafe fn setup_failed(fd: i32, f: Fail) -> ! {
     libc::_exit(127)
 }
 
-/// pid 1 of a fresh pid namespace (and mount namespace): mounts /proc, starts the program,
-/// reports its status, then kills everything left in the namespace.
-unsafe fn run_init(p: &Prepared, h: &RunHeader, fds: [i32; 5], ll_fd: i32) -> ! {
-    let [memfd, fin, fout, ferr, fstatus] = fds;
-    libc::close(3); // the control socket
+/// pid 1 of a fresh pid namespace: mounts its /proc (unless the helper's own is already
+/// fresh), starts the program, reports its status, then kills everything left in the namespace.
+unsafe fn run_program(
+    p: &Prepared,
+    h: &RunHeader,
+    memfd: i32,
+    [fin, fout, ferr]: [i32; 3],
+    fstatus: i32,
+    ll_fd: i32,
+    fresh_proc: bool,
+) -> ! {
+    libc::close(3); // the control socket: the caller never waits for our exit
     let mut sa: libc::sigaction = std::mem::zeroed();
     sa.sa_sigaction = libc::SIG_DFL;
     libc::sigaction(libc::SIGCHLD, &sa, ptr::null_mut());
-    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-    let null = ptr::null::<libc::c_char>();
-    if libc::mount(
-        c"proc".as_ptr(),
-        c"/proc".as_ptr(),
-        c"proc".as_ptr(),
-        libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
-        null.cast(),
-    ) < 0
-    {
-        setup_failed(fstatus, (step::PROC, errno()));
+    if fresh_proc {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        let null = ptr::null::<libc::c_char>();
+        if libc::mount(
+            c"proc".as_ptr(),
+            c"/proc".as_ptr(),
+            c"proc".as_ptr(),
+            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+            null.cast(),
+        ) < 0
+        {
+            setup_failed(fstatus, (step::PROC, errno()));
+        }
     }
     let len = h.payload_len as usize;
     let base = libc::mmap(
@@ -825,6 +874,16 @@ unsafe fn run_init(p: &Prepared, h: &RunHeader, fds: [i32; 5], ll_fd: i32) -> ! 
     let cwd = base.add(h.cwd_off as usize) as *const libc::c_char;
     let path = base.add(h.path_off as usize) as *const libc::c_char;
 
+    // SIGCHLD is taken through a signalfd so that this init can also watch its deadline and
+    // the status pipe (the caller vanishing) while reaping every orphan.
+    let mut chld: libc::sigset_t = std::mem::zeroed();
+    libc::sigemptyset(&mut chld);
+    libc::sigaddset(&mut chld, libc::SIGCHLD);
+    libc::sigprocmask(libc::SIG_BLOCK, &chld, ptr::null_mut());
+    let sfd = libc::signalfd(-1, &chld, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK);
+    if sfd < 0 {
+        setup_failed(fstatus, (step::FORK, errno()));
+    }
     let pid = raw_clone(libc::SIGCHLD as u64, ptr::null_mut());
     if pid == 0 {
         let f = exec_child(p, h, argv, envp, cwd, path, [fin, fout, ferr], ll_fd);
@@ -837,17 +896,48 @@ unsafe fn run_init(p: &Prepared, h: &RunHeader, fds: [i32; 5], ll_fd: i32) -> ! 
     libc::close(fout);
     libc::close(ferr);
     libc::close(memfd);
-    let mut st = 0;
-    loop {
-        let w = libc::waitpid(-1, &mut st, 0);
-        if w == pid as i32 {
-            break;
+    // Backstop deadline: the caller enforces the timeout precisely; this one (2 s later)
+    // covers a caller that died or hung.
+    let deadline = now_ms().saturating_add(h.timeout_ms).saturating_add(2000);
+    let st = 'wait: loop {
+        loop {
+            let mut s2 = 0;
+            let w = libc::waitpid(-1, &mut s2, libc::WNOHANG);
+            if w == pid as i32 {
+                break 'wait s2;
+            }
+            if w <= 0 {
+                break;
+            }
         }
-        if w < 0 && errno() != libc::EINTR {
-            st = 0x7f00; // cannot happen: our child vanished; report 127
-            break;
+        let left = deadline.saturating_sub(now_ms());
+        if left == 0 {
+            libc::kill(-1, libc::SIGKILL);
+            libc::_exit(1);
         }
-    }
+        let mut pfds = [
+            libc::pollfd {
+                fd: sfd,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: fstatus,
+                events: 0,
+                revents: 0,
+            },
+        ];
+        let r = libc::poll(pfds.as_mut_ptr(), 2, left.min(60_000) as i32);
+        if r > 0 && pfds[1].revents & (libc::POLLERR | libc::POLLHUP) != 0 {
+            // nobody is waiting for this run any more
+            libc::kill(-1, libc::SIGKILL);
+            libc::_exit(1);
+        }
+        if r > 0 && pfds[0].revents != 0 {
+            let mut buf = [0u8; 128];
+            while libc::read(sfd, buf.as_mut_ptr().cast(), buf.len()) > 0 {}
+        }
+    };
     // Nothing outlives the program: kill every other process in this pid namespace.
     libc::kill(-1, libc::SIGKILL);
     let rec = if libc::WIFSIGNALED(st) {
@@ -886,7 +976,11 @@ unsafe fn exec_child(
     if libc::setsid() < 0 {
         return (step::SETSID, errno());
     }
-    // Signal dispositions were reset in the helper; run-init restored SIGCHLD to default.
+    // Signal dispositions were reset in the helper and SIGCHLD restored to default by the
+    // init; the init blocked SIGCHLD (for its signalfd), so clear the mask.
+    let mut none: libc::sigset_t = std::mem::zeroed();
+    libc::sigemptyset(&mut none);
+    libc::sigprocmask(libc::SIG_SETMASK, &none, ptr::null_mut());
     if libc::dup2(fin, 0) < 0 || libc::dup2(fout, 1) < 0 || libc::dup2(ferr, 2) < 0 {
         return (step::STDIO, errno());
     }

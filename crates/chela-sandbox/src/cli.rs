@@ -24,16 +24,9 @@ pub fn run_cli(
     }
     let mut cfg = SandboxConfig::new(workspace);
     cfg.allow_domains = allow_domains;
-    let sb = match Sandbox::new(cfg) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("chela sandbox run: {e}");
-            return exit::UNSAFE_ENV;
-        }
-    };
     let mut spec = CommandSpec::new(argv);
     spec.timeout = timeout;
-    let code = match sb.run_inherit(&spec) {
+    match Sandbox::run_once_inherit(cfg, &spec) {
         Ok(ExitStatus::TimedOut) => {
             eprintln!(
                 "chela sandbox run: timed out after {}s; the whole process tree was killed",
@@ -42,7 +35,7 @@ pub fn run_cli(
             exit::TIMEOUT
         }
         Ok(st) => st.code(),
-        Err(e) if e.is_environment() => {
+        Err(e) if e.is_environment() || matches!(e, crate::SandboxError::Workspace { .. }) => {
             eprintln!("chela sandbox run: {e}");
             exit::UNSAFE_ENV
         }
@@ -54,8 +47,5 @@ pub fn run_cli(
             eprintln!("chela sandbox run: {e}");
             exit::FAILURE
         }
-    };
-    // The process is about to exit: do not wait for the kernel to tear the namespaces down.
-    sb.close_detached();
-    code
+    }
 }

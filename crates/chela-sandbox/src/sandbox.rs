@@ -302,6 +302,80 @@ impl Sandbox {
     /// Prepares a sandbox for `cfg.workspace`. Fails closed: refuses as root, and when user
     /// namespaces, Landlock or seccomp are unavailable, naming what is missing and how to fix it.
     pub fn new(cfg: SandboxConfig) -> Result<Sandbox, SandboxError> {
+        Self::start(&cfg, None)
+    }
+
+    /// Builds the sandbox and runs exactly one program with this process's stdin, stdout and
+    /// stderr passed through, the helper itself acting as the program's init (one process
+    /// fewer than [`Sandbox::run_inherit`]; this is what `chela sandbox run` uses). Returns
+    /// when the program has ended; the namespaces are torn down in the background.
+    pub fn run_once_inherit(
+        cfg: SandboxConfig,
+        spec: &CommandSpec,
+    ) -> Result<ExitStatus, SandboxError> {
+        if !cfg.allow_domains.is_empty() {
+            // egress needs the proxy thread in this process: use the regular path
+            let sb = Sandbox::new(cfg)?;
+            let r = sb.run_inherit(spec);
+            sb.close_detached();
+            return r;
+        }
+        let started = Instant::now();
+        let (st_r, st_w) = pipe().map_err(io_err("creating the status pipe"))?;
+        let sb = Self::start(&cfg, Some((spec, st_w.as_raw_fd())))?;
+        drop(st_w);
+        // SAFETY: pidfd_open on our own (possibly already exited, unreaped) child.
+        let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, sb.helper, 0) };
+        if pidfd < 0 {
+            return Err(io_err("opening a pidfd for the sandbox helper")(last_err()));
+        }
+        let pidfd = owned(pidfd as RawFd);
+        let ctrl = {
+            let guard = sb
+                .ctrl
+                .lock()
+                .map_err(|_| SandboxError::HelperGone("lock poisoned".into()))?;
+            // SAFETY: duplicating a descriptor we own.
+            let fd = unsafe { libc::fcntl(guard.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
+            if fd < 0 {
+                return Err(io_err("duplicating the control socket")(last_err()));
+            }
+            owned(fd)
+        };
+        set_nonblock(st_r.as_raw_fd());
+        set_nonblock(ctrl.as_raw_fd());
+        let mut outs = [Stream::new(st_r, 64), Stream::new(ctrl, 64)];
+        let timed_out = pump(&mut outs, &mut None, &pidfd, started + spec.timeout);
+        let [st, ctl] = outs;
+        let result = if timed_out || st.buf.len() >= std::mem::size_of::<StatusRecord>() {
+            sb.finish(st.buf, timed_out, spec).map(|(status, extra)| {
+                if !extra.is_empty() {
+                    eprint!("{extra}");
+                }
+                status
+            })
+        } else if ctl.buf.len() >= std::mem::size_of::<Ready>() {
+            // SAFETY: Ready is plain old data and the buffer holds one.
+            let ready: Ready = unsafe { std::ptr::read_unaligned(ctl.buf.as_ptr().cast()) };
+            Err(SandboxError::Setup {
+                step: step::name(ready.step).to_string(),
+                hint: check::setup_hint(ready.step, ready.errno),
+                source: io::Error::from_raw_os_error(ready.errno),
+            })
+        } else {
+            Err(SandboxError::HelperGone(
+                "the sandbox helper died without reporting a status".into(),
+            ))
+        };
+        sb.close_detached();
+        result
+    }
+
+    /// Prepares everything, clones the helper and (unless one-shot) waits until it is ready.
+    fn start(
+        cfg: &SandboxConfig,
+        oneshot: Option<(&CommandSpec, RawFd)>,
+    ) -> Result<Sandbox, SandboxError> {
         // SAFETY: plain getters.
         let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
         if euid == 0 {
@@ -392,7 +466,19 @@ impl Sandbox {
             seccomp,
             cap_last,
             proxy_port: proxy_port.unwrap_or(0),
+            oneshot: None,
         };
+        let mut _payload_fd = None;
+        let mut prepared = prepared;
+        if let Some((spec, status)) = oneshot {
+            let (header, memfd) = build_payload(&cfg.limits, egress, spec)?;
+            prepared.oneshot = Some(child::OneShot {
+                header,
+                memfd: memfd.as_raw_fd(),
+                status,
+            });
+            _payload_fd = Some(memfd);
+        }
         // SAFETY: the child runs only async-signal-safe code on memory prepared above and
         // never returns (zygote_main ends in _exit).
         let pid =
@@ -410,6 +496,7 @@ impl Sandbox {
         let helper = pid as libc::pid_t;
         drop(theirs);
         drop(prepared);
+        drop(_payload_fd);
 
         let mut sb = Sandbox {
             ctrl: Mutex::new(ours),
@@ -421,6 +508,9 @@ impl Sandbox {
             proxy: None,
             detached: false,
         };
+        if oneshot.is_some() {
+            return Ok(sb);
+        }
         let (ready, fds) = {
             let guard = sb
                 .ctrl
@@ -624,156 +714,168 @@ impl Sandbox {
 
     /// Serializes argv/env/cwd into a memfd (offset tables + strings) and fills the header.
     fn payload(&self, spec: &CommandSpec) -> Result<(RunHeader, OwnedFd), SandboxError> {
-        if spec.argv.is_empty() || spec.argv[0].is_empty() {
-            return Err(SandboxError::InvalidCommand("no program given".into()));
-        }
-        let cwd = sandbox_cwd(spec.cwd.as_deref())?;
-        let env = self.environment(spec, &cwd)?;
-        let path = env
-            .iter()
-            .find(|(k, _)| k == "PATH")
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default();
-        let n_argv = spec.argv.len();
-        let n_env = env.len();
-        let table_len = (n_argv + 1 + n_env + 1) * 8;
-        let mut strings: Vec<u8> = Vec::new();
-        let mut table: Vec<u64> = Vec::with_capacity(n_argv + n_env + 2);
-        let push = |s: &[u8], strings: &mut Vec<u8>| -> Result<u64, SandboxError> {
-            if s.contains(&0) {
-                return Err(SandboxError::InvalidCommand(
-                    "arguments and environment must not contain NUL bytes".into(),
-                ));
-            }
-            let off = (table_len + strings.len()) as u64;
-            strings.extend_from_slice(s);
-            strings.push(0);
-            Ok(off)
-        };
-        for a in &spec.argv {
-            table.push(push(a.as_bytes(), &mut strings)?);
-        }
-        table.push(0);
-        for (k, v) in &env {
-            table.push(push(format!("{k}={v}").as_bytes(), &mut strings)?);
-        }
-        table.push(0);
-        let cwd_off = push(cwd.as_bytes(), &mut strings)?;
-        let path_off = push(path.as_bytes(), &mut strings)?;
-        let mut payload = Vec::with_capacity(table_len + strings.len());
-        for t in &table {
-            payload.extend_from_slice(&t.to_ne_bytes());
-        }
-        payload.extend_from_slice(&strings);
-        if payload.len() > 64 << 20 {
+        build_payload(&self.limits, self.egress, spec)
+    }
+}
+
+/// Serializes argv/env/cwd into a memfd (offset tables + strings) and fills the header.
+fn build_payload(
+    limits: &Limits,
+    egress: bool,
+    spec: &CommandSpec,
+) -> Result<(RunHeader, OwnedFd), SandboxError> {
+    if spec.argv.is_empty() || spec.argv[0].is_empty() {
+        return Err(SandboxError::InvalidCommand("no program given".into()));
+    }
+    let cwd = sandbox_cwd(spec.cwd.as_deref())?;
+    let env = environment(egress, spec, &cwd)?;
+    let path = env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let n_argv = spec.argv.len();
+    let n_env = env.len();
+    let table_len = (n_argv + 1 + n_env + 1) * 8;
+    let mut strings: Vec<u8> = Vec::new();
+    let mut table: Vec<u64> = Vec::with_capacity(n_argv + n_env + 2);
+    let push = |s: &[u8], strings: &mut Vec<u8>| -> Result<u64, SandboxError> {
+        if s.contains(&0) {
             return Err(SandboxError::InvalidCommand(
-                "command line and environment exceed 64 MiB".into(),
+                "arguments and environment must not contain NUL bytes".into(),
             ));
         }
-        // SAFETY: valid NUL-terminated name.
-        let fd = unsafe { libc::memfd_create(c"chela-run".as_ptr(), libc::MFD_CLOEXEC) };
-        if fd < 0 {
-            return Err(io_err("creating the command memfd")(last_err()));
-        }
-        let memfd = owned(fd);
-        let mut off = 0;
-        while off < payload.len() {
-            // SAFETY: valid descriptor and buffer.
-            let n = unsafe {
-                libc::write(
-                    memfd.as_raw_fd(),
-                    payload[off..].as_ptr().cast(),
-                    payload.len() - off,
-                )
-            };
-            if n < 0 {
-                let e = last_err();
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(io_err("writing the command memfd")(e));
-            }
-            off += n as usize;
-        }
-        let l = &self.limits;
-        let lim = |v: u64| if v == 0 { libc::RLIM_INFINITY } else { v };
-        let header = RunHeader {
-            magic: child::RUN_MAGIC,
-            n_argv: n_argv as u32,
-            n_env: n_env as u32,
-            _pad: 0,
-            payload_len: payload.len() as u64,
-            cwd_off,
-            path_off,
-            rlimits: [
-                lim(l.cpu_secs),
-                lim(l.address_space_bytes),
-                lim(l.max_processes),
-                lim(l.file_size_bytes),
-                lim(l.open_files),
-                0,
-            ],
+        let off = (table_len + strings.len()) as u64;
+        strings.extend_from_slice(s);
+        strings.push(0);
+        Ok(off)
+    };
+    for a in &spec.argv {
+        table.push(push(a.as_bytes(), &mut strings)?);
+    }
+    table.push(0);
+    for (k, v) in &env {
+        table.push(push(format!("{k}={v}").as_bytes(), &mut strings)?);
+    }
+    table.push(0);
+    let cwd_off = push(cwd.as_bytes(), &mut strings)?;
+    let path_off = push(path.as_bytes(), &mut strings)?;
+    let mut payload = Vec::with_capacity(table_len + strings.len());
+    for t in &table {
+        payload.extend_from_slice(&t.to_ne_bytes());
+    }
+    payload.extend_from_slice(&strings);
+    if payload.len() > 64 << 20 {
+        return Err(SandboxError::InvalidCommand(
+            "command line and environment exceed 64 MiB".into(),
+        ));
+    }
+    // SAFETY: valid NUL-terminated name.
+    let fd = unsafe { libc::memfd_create(c"chela-run".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(io_err("creating the command memfd")(last_err()));
+    }
+    let memfd = owned(fd);
+    let mut off = 0;
+    while off < payload.len() {
+        // SAFETY: valid descriptor and buffer.
+        let n = unsafe {
+            libc::write(
+                memfd.as_raw_fd(),
+                payload[off..].as_ptr().cast(),
+                payload.len() - off,
+            )
         };
-        Ok((header, memfd))
-    }
-
-    /// The environment: built from scratch, never inherited from the host.
-    fn environment(
-        &self,
-        spec: &CommandSpec,
-        cwd: &str,
-    ) -> Result<Vec<(String, String)>, SandboxError> {
-        let term = std::env::var("TERM")
-            .ok()
-            .filter(|t| {
-                !t.is_empty()
-                    && t.len() <= 64
-                    && t.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b"-_.+".contains(&b))
-            })
-            .unwrap_or_else(|| "dumb".into());
-        let mut env: Vec<(String, String)> = vec![
-            (
-                "PATH".into(),
-                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
-            ),
-            ("HOME".into(), "/workspace".into()),
-            ("USER".into(), "sandbox".into()),
-            ("LOGNAME".into(), "sandbox".into()),
-            ("SHELL".into(), "/bin/sh".into()),
-            ("LANG".into(), "C.UTF-8".into()),
-            ("TERM".into(), term),
-            ("TMPDIR".into(), "/tmp".into()),
-            ("PWD".into(), cwd.to_string()),
-        ];
-        if self.egress {
-            let url = format!("http://127.0.0.1:{PROXY_PORT}");
-            for k in [
-                "HTTP_PROXY",
-                "HTTPS_PROXY",
-                "http_proxy",
-                "https_proxy",
-                "ALL_PROXY",
-                "all_proxy",
-            ] {
-                env.push((k.into(), url.clone()));
+        if n < 0 {
+            let e = last_err();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
             }
+            return Err(io_err("writing the command memfd")(e));
         }
-        for (k, v) in &spec.env {
-            if k.is_empty() || k.contains('=') || k.contains('\0') || v.contains('\0') {
-                return Err(SandboxError::InvalidCommand(format!(
-                    "invalid environment variable name `{k}`"
-                )));
-            }
-            if let Some(slot) = env.iter_mut().find(|(ek, _)| ek == k) {
-                slot.1 = v.clone();
-            } else {
-                env.push((k.clone(), v.clone()));
-            }
-        }
-        Ok(env)
+        off += n as usize;
     }
+    let l = limits;
+    let lim = |v: u64| if v == 0 { libc::RLIM_INFINITY } else { v };
+    let header = RunHeader {
+        magic: child::RUN_MAGIC,
+        n_argv: n_argv as u32,
+        n_env: n_env as u32,
+        flags: 0,
+        payload_len: payload.len() as u64,
+        timeout_ms: spec.timeout.as_millis().min(u64::MAX as u128) as u64,
+        cwd_off,
+        path_off,
+        rlimits: [
+            lim(l.cpu_secs),
+            lim(l.address_space_bytes),
+            lim(l.max_processes),
+            lim(l.file_size_bytes),
+            lim(l.open_files),
+            0,
+        ],
+    };
+    Ok((header, memfd))
+}
 
+/// The environment: built from scratch, never inherited from the host.
+fn environment(
+    egress: bool,
+    spec: &CommandSpec,
+    cwd: &str,
+) -> Result<Vec<(String, String)>, SandboxError> {
+    let term = std::env::var("TERM")
+        .ok()
+        .filter(|t| {
+            !t.is_empty()
+                && t.len() <= 64
+                && t.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.+".contains(&b))
+        })
+        .unwrap_or_else(|| "dumb".into());
+    let mut env: Vec<(String, String)> = vec![
+        (
+            "PATH".into(),
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+        ),
+        ("HOME".into(), "/workspace".into()),
+        ("USER".into(), "sandbox".into()),
+        ("LOGNAME".into(), "sandbox".into()),
+        ("SHELL".into(), "/bin/sh".into()),
+        ("LANG".into(), "C.UTF-8".into()),
+        ("TERM".into(), term),
+        ("TMPDIR".into(), "/tmp".into()),
+        ("PWD".into(), cwd.to_string()),
+    ];
+    if egress {
+        let url = format!("http://127.0.0.1:{PROXY_PORT}");
+        for k in [
+            "HTTP_PROXY",
+            "HTTPS_PROXY",
+            "http_proxy",
+            "https_proxy",
+            "ALL_PROXY",
+            "all_proxy",
+        ] {
+            env.push((k.into(), url.clone()));
+        }
+    }
+    for (k, v) in &spec.env {
+        if k.is_empty() || k.contains('=') || k.contains('\0') || v.contains('\0') {
+            return Err(SandboxError::InvalidCommand(format!(
+                "invalid environment variable name `{k}`"
+            )));
+        }
+        if let Some(slot) = env.iter_mut().find(|(ek, _)| ek == k) {
+            slot.1 = v.clone();
+        } else {
+            env.push((k.clone(), v.clone()));
+        }
+    }
+    Ok(env)
+}
+
+impl Sandbox {
     /// Closes the sandbox without waiting for the helper to finish tearing down its
     /// namespaces (for a process that is about to exit, e.g. `chela sandbox run`).
     pub fn close_detached(mut self) {
