@@ -531,7 +531,14 @@ fn usage(prompt: u64, completion: u64) -> Value {
 /// Renders a scripted plan as a chat-completion response (JSON or SSE).
 pub(crate) fn render(plan: Plan, rc: &RenderCtx) -> Outgoing {
     match plan {
-        Plan::Error { status, message } => error(&ApiError::new(status, message)),
+        Plan::Error { status, message } => {
+            let mut e = ApiError::new(status, message);
+            if status == 401 {
+                // A scripted 401 stands for a rejected key, as OpenAI words it.
+                e.code = Some("invalid_api_key".into());
+            }
+            error(&e)
+        }
         Plan::Message { text, calls } => {
             if rc.stream {
                 stream(rc, text.as_deref(), &calls, StreamTail::Normal)

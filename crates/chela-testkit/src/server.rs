@@ -279,6 +279,8 @@ async fn serve(
             _ = &mut stop => return,
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
+                // Without this, small SSE writes meet delayed ACKs and each stream stalls ~40 ms.
+                let _ = stream.set_nodelay(true);
                 let shared = shared.clone();
                 tokio::spawn(async move {
                     let service = service_fn(move |req| handle(req, shared.clone()));
