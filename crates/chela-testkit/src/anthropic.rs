@@ -125,6 +125,13 @@ pub(crate) fn validate(raw: &str) -> Result<Validated, ApiError> {
         return Err(bad("messages: at least one message is required"));
     }
     validate_messages(messages)?;
+    if let Some(v) = obj.get("temperature") {
+        if !v.as_f64().is_some_and(|t| (0.0..=1.0).contains(&t)) {
+            return Err(bad(
+                "temperature: Input should be a number between 0 and 1 (inclusive)",
+            ));
+        }
+    }
     match obj.get("system") {
         None | Some(Value::String(_)) => {}
         Some(Value::Array(blocks)) => {
@@ -631,6 +638,10 @@ mod tests {
         )
         .is_ok());
         assert_eq!(err(r#"{"messages":[]}"#), "model: Field required");
+        assert!(err(
+            r#"{"model":"m","max_tokens":1,"temperature":1.5,"messages":[{"role":"user","content":"x"}]}"#
+        )
+        .starts_with("temperature:"));
         assert_eq!(
             err(r#"{"model":"m","messages":[{"role":"user","content":"x"}]}"#),
             "max_tokens: Field required"

@@ -151,6 +151,43 @@ pub(crate) fn validate(raw: &str) -> Result<Validated, ApiError> {
     if let Some(tools) = obj.get("tools") {
         validate_tools(tools)?;
     }
+    for key in ["max_tokens", "max_completion_tokens"] {
+        match obj.get(key) {
+            None | Some(Value::Null) => {}
+            Some(v) => match v.as_i64() {
+                Some(n) if n >= 1 => {}
+                Some(n) => {
+                    return Err(ApiError::invalid(
+                        format!("Invalid '{key}': integer below minimum value. Expected a value >= 1, but got {n} instead."),
+                        key,
+                        Some("integer_below_min_value"),
+                    ))
+                }
+                None => {
+                    return Err(ApiError::invalid(
+                        format!("Invalid type for '{key}': expected an integer, but got {} instead.", type_name(v)),
+                        key,
+                        Some("invalid_type"),
+                    ))
+                }
+            },
+        }
+    }
+    match obj.get("temperature") {
+        None | Some(Value::Null) => {}
+        Some(v) => match v.as_f64() {
+            Some(t) if (0.0..=2.0).contains(&t) => {}
+            _ => {
+                return Err(ApiError::invalid(
+                    format!(
+                        "Invalid 'temperature': expected a number between 0 and 2, but got {v}."
+                    ),
+                    "temperature",
+                    Some("invalid_value"),
+                ))
+            }
+        },
+    }
     let stream = match obj.get("stream") {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,
