@@ -2,7 +2,8 @@
 //! `sandbox_bench WORKSPACE [ITERATIONS]` prints the median and p90 of
 //! (a) a plain `fork+exec` of /bin/true (std::process::Command, the baseline),
 //! (b) `Sandbox::run(/bin/true)` on a prepared sandbox (the agent's `exec` path),
-//! (c) `Sandbox::new` + first run + close (what `chela sandbox run` does in-process).
+//! (c) `Sandbox::new` + first run + close, and (d) `Sandbox::run_once_inherit` (what
+//! `chela sandbox run` does in-process).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -28,6 +29,7 @@ fn main() {
         }
     };
     let (mut plain, mut sandboxed, mut whole) = (Vec::new(), Vec::new(), Vec::new());
+    let mut once = Vec::new();
     for i in 0..n {
         // alternate the measurements so load changes hit all of them alike
         let t = Instant::now();
@@ -45,16 +47,22 @@ fn main() {
             s2.close_detached();
             whole.push(t.elapsed());
             assert!(o.map(|o| o.status.success()).unwrap_or(false));
+            let t = Instant::now();
+            let st = Sandbox::run_once_inherit(SandboxConfig::new(&ws), &spec);
+            once.push(t.elapsed());
+            assert!(st.map(|s| s.success()).unwrap_or(false));
         }
     }
     let (p50, p90) = stats(plain);
     let (s50, s90) = stats(sandboxed);
     let (w50, w90) = stats(whole);
+    let (o50, o90) = stats(once);
     println!("plain fork+exec /bin/true      p50 {p50:.3} ms  p90 {p90:.3} ms");
     println!(
         "Sandbox::run /bin/true         p50 {s50:.3} ms  p90 {s90:.3} ms  (added p50 {:.3} ms)",
         s50 - p50
     );
     println!("Sandbox::new + run + close     p50 {w50:.3} ms  p90 {w90:.3} ms");
+    println!("Sandbox::run_once_inherit      p50 {o50:.3} ms  p90 {o90:.3} ms  (what `chela sandbox run` does in-process)");
     println!("level: {}", sb.level());
 }

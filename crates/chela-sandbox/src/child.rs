@@ -141,6 +141,11 @@ pub(crate) struct Prepared {
     pub proxy_port: u16,
     /// Run exactly one program, with the helper itself as its init (for `chela sandbox run`).
     pub oneshot: Option<OneShot>,
+    /// Listening socket of a warm helper (`-1`: none): requests are also accepted there, and
+    /// the helper outlives its creator until idle for `idle_ms`.
+    pub listener: i32,
+    /// Idle time after which a warm helper exits.
+    pub idle_ms: u64,
 }
 
 /// A single run prepared before the helper is cloned: the program's stdio are the caller's
@@ -598,6 +603,7 @@ pub(crate) unsafe fn zygote_main(p: &Prepared) -> ! {
             libc::fcntl(o.status, libc::F_DUPFD_CLOEXEC, 100),
             libc::fcntl(o.memfd, libc::F_DUPFD_CLOEXEC, 100),
         ),
+        None if p.listener >= 0 => (libc::fcntl(p.listener, libc::F_DUPFD_CLOEXEC, 100), 0),
         None => (0, 0),
     };
     if c < 0 || st < 0 || mf < 0 || libc::dup3(c, 3, libc::O_CLOEXEC) < 0 {
@@ -609,6 +615,11 @@ pub(crate) unsafe fn zygote_main(p: &Prepared) -> ! {
             libc::_exit(101);
         }
         close_from(6, false);
+    } else if p.listener >= 0 {
+        if libc::dup3(st, LISTENER_FD, libc::O_CLOEXEC) < 0 {
+            libc::_exit(101);
+        }
+        close_from(5, false);
     } else {
         close_from(4, false);
     }
@@ -718,68 +729,151 @@ unsafe fn fail_ready(ctrl: i32, f: Fail) -> ! {
     libc::_exit(1)
 }
 
+/// Fd of the warm helper's listening socket (daemon mode).
+const LISTENER_FD: i32 = 4;
+
 unsafe fn serve(p: &Prepared, ctrl: i32, ll_fd: i32) -> ! {
+    let daemon = p.listener >= 0;
+    let mut ctrl_open = true;
     loop {
-        let mut h = RunHeader::default();
-        let mut fds = [-1i32; 8];
-        let mut nfds = 0usize;
-        let n = recv_with_fds(
-            ctrl,
-            (&mut h as *mut RunHeader).cast(),
-            std::mem::size_of::<RunHeader>(),
-            &mut fds,
-            &mut nfds,
-        );
-        if n == 0 {
-            libc::_exit(0); // the Sandbox was dropped (or chela exited)
-        }
-        if n < 0 {
-            if errno() == libc::EMSGSIZE {
-                reply(ctrl, -1, libc::EMSGSIZE, -1);
-                continue;
-            }
-            libc::_exit(103);
-        }
-        if n as usize != std::mem::size_of::<RunHeader>() || h.magic != RUN_MAGIC || nfds != 5 {
-            for fd in fds.iter().take(nfds) {
-                libc::close(*fd);
-            }
-            reply(ctrl, -1, libc::EINVAL, -1);
+        if !daemon {
+            handle_request(p, ctrl, ll_fd, true);
             continue;
         }
-        let mut pidfd: i32 = -1;
-        let pid = raw_clone(
-            (libc::CLONE_NEWPID | libc::CLONE_NEWNS | libc::CLONE_PIDFD | libc::SIGCHLD) as u64,
-            &mut pidfd,
-        );
-        if pid == 0 {
-            run_program(p, &h, fds[0], [fds[1], fds[2], fds[3]], fds[4], ll_fd, true);
+        let mut pfds = [
+            libc::pollfd {
+                fd: if ctrl_open { ctrl } else { -1 },
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: LISTENER_FD,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        let r = libc::poll(pfds.as_mut_ptr(), 2, p.idle_ms.min(i32::MAX as u64) as i32);
+        if r < 0 {
+            if errno() == libc::EINTR {
+                continue;
+            }
+            libc::_exit(105);
         }
-        if pid < 0 {
-            reply(ctrl, -1, errno(), -1);
-        } else {
-            reply(ctrl, 0, 0, pidfd);
-            libc::close(pidfd);
+        if r == 0 {
+            // idle: leave once no run is active (a running run keeps us alive)
+            let mut st = 0;
+            if libc::waitpid(-1, &mut st, libc::WNOHANG) < 0 && errno() == libc::ECHILD {
+                libc::_exit(0);
+            }
+            continue;
         }
+        if ctrl_open && pfds[0].revents != 0 && !handle_request(p, ctrl, ll_fd, false) {
+            // the creating process went away; keep serving the listener
+            libc::close(ctrl);
+            ctrl_open = false;
+        }
+        if pfds[1].revents != 0 {
+            let conn = libc::accept4(
+                LISTENER_FD,
+                ptr::null_mut(),
+                ptr::null_mut(),
+                libc::SOCK_CLOEXEC,
+            );
+            if conn < 0 {
+                continue;
+            }
+            // Only the same user may use this helper (the socket's directory is 0700 too).
+            let mut cred: libc::ucred = std::mem::zeroed();
+            let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+            let ok = libc::getsockopt(
+                conn,
+                libc::SOL_SOCKET,
+                libc::SO_PEERCRED,
+                (&mut cred as *mut libc::ucred).cast(),
+                &mut len,
+            ) == 0
+                && cred.uid == libc::getuid();
+            if ok {
+                handle_request(p, conn, ll_fd, false);
+            }
+            libc::close(conn);
+        }
+    }
+}
+
+/// Serves one run request from `sock`. Returns false when the peer closed the socket.
+/// Without `exit_on_eof`, EOF is reported instead of ending the helper.
+unsafe fn handle_request(p: &Prepared, sock: i32, ll_fd: i32, exit_on_eof: bool) -> bool {
+    let mut h = RunHeader::default();
+    let mut fds = [-1i32; 8];
+    let mut nfds = 0usize;
+    let n = recv_with_fds(
+        sock,
+        (&mut h as *mut RunHeader).cast(),
+        std::mem::size_of::<RunHeader>(),
+        &mut fds,
+        &mut nfds,
+    );
+    if n == 0 {
+        if exit_on_eof {
+            libc::_exit(0); // the Sandbox was dropped (or chela exited)
+        }
+        return false;
+    }
+    if n < 0 {
+        if errno() == libc::EMSGSIZE {
+            reply(sock, -1, libc::EMSGSIZE, -1);
+            return true;
+        }
+        if exit_on_eof {
+            libc::_exit(103);
+        }
+        return false;
+    }
+    if n as usize != std::mem::size_of::<RunHeader>() || h.magic != RUN_MAGIC || nfds != 5 {
         for fd in fds.iter().take(nfds) {
             libc::close(*fd);
         }
+        reply(sock, -1, libc::EINVAL, -1);
+        return true;
     }
+    let mut pidfd: i32 = -1;
+    let pid = raw_clone(
+        (libc::CLONE_NEWPID | libc::CLONE_NEWNS | libc::CLONE_PIDFD | libc::SIGCHLD) as u64,
+        &mut pidfd,
+    );
+    if pid == 0 {
+        if sock != 3 {
+            libc::close(sock);
+        }
+        if p.listener >= 0 {
+            libc::close(LISTENER_FD);
+        }
+        run_program(p, &h, fds[0], [fds[1], fds[2], fds[3]], fds[4], ll_fd, true);
+    }
+    if pid < 0 {
+        reply(sock, -1, errno(), -1);
+    } else {
+        reply(sock, 0, 0, pidfd);
+        libc::close(pidfd);
+    }
+    for fd in fds.iter().take(nfds) {
+        libc::close(*fd);
+    }
+    true
 }
 
 unsafe fn reply(ctrl: i32, status: i32, err: i32, pidfd: i32) {
     let r = Reply { status, errno: err };
     let fds = [pidfd];
     let n = if pidfd >= 0 { 1 } else { 0 };
-    if send_with_fds(
+    // A failed send means the requester is gone; the run's init notices and cleans up.
+    send_with_fds(
         ctrl,
         (&r as *const Reply).cast(),
         std::mem::size_of::<Reply>(),
         &fds[..n],
-    ) < 0
-    {
-        libc::_exit(104);
-    }
+    );
 }
 
 /// CLOCK_MONOTONIC in milliseconds (async-signal-safe).

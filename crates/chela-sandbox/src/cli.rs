@@ -26,7 +26,7 @@ pub fn run_cli(
     cfg.allow_domains = allow_domains;
     let mut spec = CommandSpec::new(argv);
     spec.timeout = timeout;
-    match Sandbox::run_once_inherit(cfg, &spec) {
+    match Sandbox::run_warm_inherit(cfg, &spec) {
         Ok(ExitStatus::TimedOut) => {
             eprintln!(
                 "chela sandbox run: timed out after {}s; the whole process tree was killed",

@@ -20,6 +20,7 @@ mod plan;
 mod proxy;
 mod sandbox;
 mod seccomp;
+mod warm;
 
 pub use check::{check, Feature, KernelReport, SIMULATE_ENV};
 pub use cli::run_cli;

@@ -302,7 +302,7 @@ impl Sandbox {
     /// Prepares a sandbox for `cfg.workspace`. Fails closed: refuses as root, and when user
     /// namespaces, Landlock or seccomp are unavailable, naming what is missing and how to fix it.
     pub fn new(cfg: SandboxConfig) -> Result<Sandbox, SandboxError> {
-        Self::start(&cfg, None)
+        Self::start(&cfg, None, None)
     }
 
     /// Builds the sandbox and runs exactly one program with this process's stdin, stdout and
@@ -322,7 +322,7 @@ impl Sandbox {
         }
         let started = Instant::now();
         let (st_r, st_w) = pipe().map_err(io_err("creating the status pipe"))?;
-        let sb = Self::start(&cfg, Some((spec, st_w.as_raw_fd())))?;
+        let sb = Self::start(&cfg, Some((spec, st_w.as_raw_fd())), None)?;
         drop(st_w);
         // SAFETY: pidfd_open on our own (possibly already exited, unreaped) child.
         let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, sb.helper, 0) };
@@ -348,7 +348,7 @@ impl Sandbox {
         let timed_out = pump(&mut outs, &mut None, &pidfd, started + spec.timeout);
         let [st, ctl] = outs;
         let result = if timed_out || st.buf.len() >= std::mem::size_of::<StatusRecord>() {
-            sb.finish(st.buf, timed_out, spec).map(|(status, extra)| {
+            finish(st.buf, timed_out, spec).map(|(status, extra)| {
                 if !extra.is_empty() {
                     eprint!("{extra}");
                 }
@@ -375,41 +375,9 @@ impl Sandbox {
     fn start(
         cfg: &SandboxConfig,
         oneshot: Option<(&CommandSpec, RawFd)>,
+        listener: Option<RawFd>,
     ) -> Result<Sandbox, SandboxError> {
-        // SAFETY: plain getters.
-        let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
-        if euid == 0 {
-            return Err(SandboxError::Root);
-        }
-        // Every required layer is checked up front; all missing ones are named together.
-        let sim = check::simulated_missing();
-        let mut missing: Vec<SandboxError> = Vec::new();
-        if sim.userns {
-            missing.push(check::userns_unavailable(
-                "simulated absence (CHELA_SANDBOX_SIMULATE_MISSING)",
-            ));
-        }
-        let abi = if sim.landlock {
-            Err(libc::EOPNOTSUPP)
-        } else {
-            crate::landlock::abi_version()
-        };
-        let abi = abi
-            .map_err(|e| missing.push(check::landlock_unavailable(e)))
-            .ok();
-        let seccomp = if sim.seccomp {
-            Err("simulated absence (CHELA_SANDBOX_SIMULATE_MISSING)".to_string())
-        } else {
-            check::seccomp_available().and_then(|_| {
-                seccomp::build().ok_or_else(|| "no filter for this CPU architecture".to_string())
-            })
-        };
-        let seccomp = seccomp
-            .map_err(|d| missing.push(check::seccomp_unavailable(d)))
-            .ok();
-        let (Some(abi), Some(seccomp), true) = (abi, seccomp, missing.is_empty()) else {
-            return Err(check::combine_unavailable(missing));
-        };
+        let (euid, egid, abi, seccomp) = preflight()?;
 
         let ws_shown = cfg.workspace.display().to_string();
         let workspace =
@@ -467,6 +435,8 @@ impl Sandbox {
             cap_last,
             proxy_port: proxy_port.unwrap_or(0),
             oneshot: None,
+            listener: listener.unwrap_or(-1),
+            idle_ms: crate::warm::IDLE_MS,
         };
         let mut _payload_fd = None;
         let mut prepared = prepared;
@@ -597,7 +567,7 @@ impl Sandbox {
         }
         let timed_out = pump(&mut outs, &mut stdin, &pidfd, started + spec.timeout);
         let [out, err, st] = outs;
-        let (status, extra) = self.finish(st.buf, timed_out, spec)?;
+        let (status, extra) = finish(st.buf, timed_out, spec)?;
         let mut stderr = err.buf;
         stderr.extend_from_slice(extra.as_bytes());
         Ok(RunOutput {
@@ -617,105 +587,172 @@ impl Sandbox {
         let (st_r, st_w) = pipe().map_err(io_err("creating the status pipe"))?;
         let pidfd = self.submit(spec, [0, 1, 2, st_w.as_raw_fd()])?;
         drop(st_w);
-        set_nonblock(st_r.as_raw_fd());
-        let mut outs = [Stream::new(st_r, 64)];
-        let timed_out = pump(&mut outs, &mut None, &pidfd, started + spec.timeout);
-        let [st] = outs;
-        let (status, extra) = self.finish(st.buf, timed_out, spec)?;
-        if !extra.is_empty() {
-            eprint!("{extra}");
-        }
-        Ok(status)
+        wait_inherit(pidfd, st_r, spec, started)
     }
 
-    /// Interprets the status records.
-    fn finish(
-        &self,
-        recs: Vec<u8>,
-        timed_out: bool,
+    /// What `chela sandbox run` uses: runs `spec` with this process's stdio passed through,
+    /// through the warm helper for this workspace when one is alive (started by an earlier
+    /// invocation, idle for at most 30 s), otherwise by starting one that stays warm. Falls
+    /// back to [`Sandbox::run_once_inherit`] when egress is requested or no private socket
+    /// directory is available. `/tmp` persists between invocations served by one helper.
+    pub fn run_warm_inherit(
+        cfg: SandboxConfig,
         spec: &CommandSpec,
-    ) -> Result<(ExitStatus, String), SandboxError> {
-        if timed_out {
-            return Ok((ExitStatus::TimedOut, String::new()));
+    ) -> Result<ExitStatus, SandboxError> {
+        let started = Instant::now();
+        if !cfg.allow_domains.is_empty() || std::env::var_os("CHELA_SANDBOX_COLD").is_some() {
+            return Self::run_once_inherit(cfg, spec);
         }
-        let sz = std::mem::size_of::<StatusRecord>();
-        if recs.len() < sz {
-            return Err(SandboxError::HelperGone(
-                "the sandbox init process died without reporting a status".into(),
-            ));
-        }
-        // SAFETY: StatusRecord is plain old data and `recs` holds at least one record.
-        let rec: StatusRecord = unsafe { std::ptr::read_unaligned(recs.as_ptr().cast()) };
-        match rec.kind {
-            child::REC_EXITED => Ok((ExitStatus::Exited(rec.code), String::new())),
-            child::REC_SIGNALED => Ok((ExitStatus::Signaled(rec.code), String::new())),
-            _ => {
-                let e = io::Error::from_raw_os_error(rec.errno);
-                let prog = spec.argv.first().cloned().unwrap_or_default();
-                match rec.step {
-                    step::EXEC => {
-                        let code = if rec.errno == libc::ENOENT { 127 } else { 126 };
-                        Ok((
-                            ExitStatus::Exited(code),
-                            format!("chela-sandbox: cannot execute `{prog}`: {e}\n"),
-                        ))
-                    }
-                    step::CHDIR => Err(SandboxError::InvalidCommand(format!(
-                        "working directory `{}` cannot be entered: {e}",
-                        spec.cwd.clone().unwrap_or_default()
-                    ))),
-                    s => Err(SandboxError::Setup {
-                        step: step::name(s).to_string(),
-                        hint: check::setup_hint(s, rec.errno),
-                        source: e,
-                    }),
-                }
+        // Same checks as a fresh sandbox, every time (root, missing layers).
+        preflight()?;
+        let ws_shown = cfg.workspace.display().to_string();
+        let workspace =
+            std::fs::canonicalize(&cfg.workspace).map_err(|source| SandboxError::Workspace {
+                path: ws_shown,
+                source,
+            })?;
+        let tmp = cfg.limits.tmp_bytes.max(1 << 20);
+        let Some(path) = crate::warm::socket_path(&workspace, tmp) else {
+            return Self::run_once_inherit(cfg, spec);
+        };
+        if let Ok(sock) = crate::warm::connect(&path) {
+            let (st_r, st_w) = pipe().map_err(io_err("creating the status pipe"))?;
+            let sent = submit_on(
+                sock.as_raw_fd(),
+                &cfg.limits,
+                false,
+                spec,
+                [0, 1, 2, st_w.as_raw_fd()],
+            );
+            drop(sock);
+            drop(st_w);
+            match sent {
+                Ok(pidfd) => return wait_inherit(pidfd, st_r, spec, started),
+                Err(SandboxError::HelperGone(_)) => {} // it idled out meanwhile: start anew
+                Err(e) => return Err(e),
             }
         }
+        let Ok(listener) = crate::warm::listen(&path) else {
+            return Self::run_once_inherit(cfg, spec);
+        };
+        let sb = Self::start(&cfg, None, Some(listener.as_raw_fd()))?;
+        drop(listener);
+        let r = sb.run_inherit(spec);
+        sb.close_detached();
+        r
     }
 
     /// Sends a run request to the helper; returns the pidfd of the run's init process.
     fn submit(&self, spec: &CommandSpec, stdio: [RawFd; 4]) -> Result<OwnedFd, SandboxError> {
-        let (header, memfd) = self.payload(spec)?;
-        let fds = [memfd.as_raw_fd(), stdio[0], stdio[1], stdio[2], stdio[3]];
         let guard = self
             .ctrl
             .lock()
             .map_err(|_| SandboxError::HelperGone("control lock poisoned".into()))?;
-        // SAFETY: header is plain old data; fds are valid for the duration of the call.
-        let r = unsafe {
-            child::send_with_fds(
-                guard.as_raw_fd(),
-                (&header as *const RunHeader).cast(),
-                std::mem::size_of::<RunHeader>(),
-                &fds,
-            )
-        };
-        if r < 0 {
-            return Err(SandboxError::HelperGone(format!(
-                "sending the request: {}",
-                last_err()
-            )));
-        }
-        let (reply, fds) = recv_msg::<Reply>(guard.as_raw_fd(), Duration::from_secs(20))
-            .map_err(|e| SandboxError::HelperGone(format!("waiting for the helper: {e}")))?;
-        drop(guard);
-        if reply.status != 0 {
-            return Err(SandboxError::Setup {
-                step: step::name(step::FORK).to_string(),
-                source: io::Error::from_raw_os_error(reply.errno),
-                hint: check::setup_hint(step::FORK, reply.errno),
-            });
-        }
-        fds.into_iter()
-            .next()
-            .ok_or_else(|| SandboxError::HelperGone("no pidfd in the helper's reply".into()))
+        submit_on(guard.as_raw_fd(), &self.limits, self.egress, spec, stdio)
     }
+}
 
-    /// Serializes argv/env/cwd into a memfd (offset tables + strings) and fills the header.
-    fn payload(&self, spec: &CommandSpec) -> Result<(RunHeader, OwnedFd), SandboxError> {
-        build_payload(&self.limits, self.egress, spec)
+/// Interprets the status records.
+fn finish(
+    recs: Vec<u8>,
+    timed_out: bool,
+    spec: &CommandSpec,
+) -> Result<(ExitStatus, String), SandboxError> {
+    if timed_out {
+        return Ok((ExitStatus::TimedOut, String::new()));
     }
+    let sz = std::mem::size_of::<StatusRecord>();
+    if recs.len() < sz {
+        return Err(SandboxError::HelperGone(
+            "the sandbox init process died without reporting a status".into(),
+        ));
+    }
+    // SAFETY: StatusRecord is plain old data and `recs` holds at least one record.
+    let rec: StatusRecord = unsafe { std::ptr::read_unaligned(recs.as_ptr().cast()) };
+    match rec.kind {
+        child::REC_EXITED => Ok((ExitStatus::Exited(rec.code), String::new())),
+        child::REC_SIGNALED => Ok((ExitStatus::Signaled(rec.code), String::new())),
+        _ => {
+            let e = io::Error::from_raw_os_error(rec.errno);
+            let prog = spec.argv.first().cloned().unwrap_or_default();
+            match rec.step {
+                step::EXEC => {
+                    let code = if rec.errno == libc::ENOENT { 127 } else { 126 };
+                    Ok((
+                        ExitStatus::Exited(code),
+                        format!("chela-sandbox: cannot execute `{prog}`: {e}\n"),
+                    ))
+                }
+                step::CHDIR => Err(SandboxError::InvalidCommand(format!(
+                    "working directory `{}` cannot be entered: {e}",
+                    spec.cwd.clone().unwrap_or_default()
+                ))),
+                s => Err(SandboxError::Setup {
+                    step: step::name(s).to_string(),
+                    hint: check::setup_hint(s, rec.errno),
+                    source: e,
+                }),
+            }
+        }
+    }
+}
+
+/// Waits for a run whose stdio is passed through; prints exec failures on stderr.
+fn wait_inherit(
+    pidfd: OwnedFd,
+    st_r: OwnedFd,
+    spec: &CommandSpec,
+    started: Instant,
+) -> Result<ExitStatus, SandboxError> {
+    set_nonblock(st_r.as_raw_fd());
+    let mut outs = [Stream::new(st_r, 64)];
+    let timed_out = pump(&mut outs, &mut None, &pidfd, started + spec.timeout);
+    let [st] = outs;
+    let (status, extra) = finish(st.buf, timed_out, spec)?;
+    if !extra.is_empty() {
+        eprint!("{extra}");
+    }
+    Ok(status)
+}
+
+/// Sends a run request on `sock` (the control socket or a warm helper connection); returns
+/// the pidfd of the run's init.
+fn submit_on(
+    sock: RawFd,
+    limits: &Limits,
+    egress: bool,
+    spec: &CommandSpec,
+    stdio: [RawFd; 4],
+) -> Result<OwnedFd, SandboxError> {
+    let (header, memfd) = build_payload(limits, egress, spec)?;
+    let fds = [memfd.as_raw_fd(), stdio[0], stdio[1], stdio[2], stdio[3]];
+    // SAFETY: header is plain old data; fds are valid for the duration of the call.
+    let r = unsafe {
+        child::send_with_fds(
+            sock,
+            (&header as *const RunHeader).cast(),
+            std::mem::size_of::<RunHeader>(),
+            &fds,
+        )
+    };
+    if r < 0 {
+        return Err(SandboxError::HelperGone(format!(
+            "sending the request: {}",
+            last_err()
+        )));
+    }
+    let (reply, fds) = recv_msg::<Reply>(sock, Duration::from_secs(20))
+        .map_err(|e| SandboxError::HelperGone(format!("waiting for the helper: {e}")))?;
+    if reply.status != 0 {
+        return Err(SandboxError::Setup {
+            step: step::name(step::FORK).to_string(),
+            source: io::Error::from_raw_os_error(reply.errno),
+            hint: check::setup_hint(step::FORK, reply.errno),
+        });
+    }
+    fds.into_iter()
+        .next()
+        .ok_or_else(|| SandboxError::HelperGone("no pidfd in the helper's reply".into()))
 }
 
 /// Serializes argv/env/cwd into a memfd (offset tables + strings) and fills the header.
@@ -900,6 +937,46 @@ impl Drop for Sandbox {
             unsafe { libc::waitpid(self.helper, &mut st, 0) };
         }
     }
+}
+
+/// The up-front checks every way of running shares: not root, and every required layer
+/// present (all missing ones named together). Returns euid, egid, Landlock ABI, BPF program.
+fn preflight() -> Result<(u32, u32, u32, Vec<libc::sock_filter>), SandboxError> {
+    // SAFETY: plain getters.
+    let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    if euid == 0 {
+        return Err(SandboxError::Root);
+    }
+    // Every required layer is checked up front; all missing ones are named together.
+    let sim = check::simulated_missing();
+    let mut missing: Vec<SandboxError> = Vec::new();
+    if sim.userns {
+        missing.push(check::userns_unavailable(
+            "simulated absence (CHELA_SANDBOX_SIMULATE_MISSING)",
+        ));
+    }
+    let abi = if sim.landlock {
+        Err(libc::EOPNOTSUPP)
+    } else {
+        crate::landlock::abi_version()
+    };
+    let abi = abi
+        .map_err(|e| missing.push(check::landlock_unavailable(e)))
+        .ok();
+    let seccomp = if sim.seccomp {
+        Err("simulated absence (CHELA_SANDBOX_SIMULATE_MISSING)".to_string())
+    } else {
+        check::seccomp_available().and_then(|_| {
+            seccomp::build().ok_or_else(|| "no filter for this CPU architecture".to_string())
+        })
+    };
+    let seccomp = seccomp
+        .map_err(|d| missing.push(check::seccomp_unavailable(d)))
+        .ok();
+    let (Some(abi), Some(seccomp), true) = (abi, seccomp, missing.is_empty()) else {
+        return Err(check::combine_unavailable(missing));
+    };
+    Ok((euid, egid, abi, seccomp))
 }
 
 /// Validates the working directory and returns its path inside the sandbox.

@@ -195,3 +195,51 @@ fn run_cli_as_root_exits_4() {
         4
     );
 }
+
+#[test]
+fn run_cli_reuses_a_warm_helper_and_still_checks() {
+    if !unprivileged("run_cli_reuses_a_warm_helper_and_still_checks") {
+        return;
+    }
+    let ws = workspace();
+    let t = Duration::from_secs(10);
+    let sh = |script: &str| vec!["sh".to_string(), "-c".to_string(), script.to_string()];
+    assert_eq!(
+        run_cli(ws.path(), t, vec![], sh("echo 1 > /tmp/warm-marker")),
+        0
+    );
+    // the second invocation is served by the helper the first one left warm: same /tmp
+    assert_eq!(
+        run_cli(ws.path(), t, vec![], sh("test -f /tmp/warm-marker")),
+        0
+    );
+    // SAFETY: plain getter.
+    let uid = unsafe { libc::geteuid() };
+    let dir = std::path::PathBuf::from(format!("/tmp/chela-sandbox-{uid}"));
+    let socks = std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0)
+        + std::env::var_os("XDG_RUNTIME_DIR").map(|_| 1).unwrap_or(0);
+    assert!(socks >= 1, "no warm helper socket in {}", dir.display());
+    // each run still gets its own pid namespace, and timeouts still kill
+    assert_eq!(run_cli(ws.path(), t, vec![], sh("test $$ -le 3")), 0);
+    assert_eq!(
+        run_cli(
+            ws.path(),
+            Duration::from_millis(300),
+            vec![],
+            vec!["sleep".into(), "5".into()]
+        ),
+        124
+    );
+    // a missing layer is detected before the warm helper is used
+    std::env::set_var(SIMULATE_ENV, "landlock");
+    assert_eq!(run_cli(ws.path(), t, vec![], vec!["true".into()]), 4);
+    std::env::remove_var(SIMULATE_ENV);
+    assert_eq!(run_cli(ws.path(), t, vec![], vec!["true".into()]), 0);
+    // a cold run (no helper reuse) gets a fresh /tmp
+    std::env::set_var("CHELA_SANDBOX_COLD", "1");
+    assert_eq!(
+        run_cli(ws.path(), t, vec![], sh("test ! -e /tmp/warm-marker")),
+        0
+    );
+    std::env::remove_var("CHELA_SANDBOX_COLD");
+}
