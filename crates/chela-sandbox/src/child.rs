@@ -669,7 +669,7 @@ pub(crate) unsafe fn zygote_main(p: &Prepared) -> ! {
     if let Some(o) = &p.oneshot {
         // The helper is already pid 1 of a fresh pid namespace with its own /proc: it is the
         // program's init. Success is reported only through the status pipe.
-        run_program(p, &o.header, 5, [0, 1, 2], 4, ll_fd, false);
+        run_program(p, &o.header, 5, [0, 1, 2], 4, ll_fd, 0);
     }
     let ready = Ready {
         status: 0,
@@ -735,11 +735,10 @@ const LISTENER_FD: i32 = 4;
 unsafe fn serve(p: &Prepared, ctrl: i32, ll_fd: i32) -> ! {
     let daemon = p.listener >= 0;
     let mut ctrl_open = true;
+    if !daemon {
+        serve_with_spares(ctrl, p, ll_fd);
+    }
     loop {
-        if !daemon {
-            handle_request(p, ctrl, ll_fd, true);
-            continue;
-        }
         let mut pfds = [
             libc::pollfd {
                 fd: if ctrl_open { ctrl } else { -1 },
@@ -801,6 +800,119 @@ unsafe fn serve(p: &Prepared, ctrl: i32, ll_fd: i32) -> ! {
     }
 }
 
+/// Keeps one pre-forked run init ("spare") waiting on the control socket, so a request is
+/// received directly by a process that already has its pid namespace and /proc: the helper
+/// itself is off the critical path and only replaces a spare once it has been taken.
+unsafe fn serve_with_spares(ctrl: i32, p: &Prepared, ll_fd: i32) -> ! {
+    let mut notify = -1;
+    loop {
+        if notify < 0 {
+            notify = spawn_spare(p, ll_fd);
+        }
+        let mut pfds = [
+            libc::pollfd {
+                fd: ctrl,
+                events: 0, // only hang-up: requests are for the spare
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: notify,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        let r = libc::poll(pfds.as_mut_ptr(), 2, if notify < 0 { 100 } else { -1 });
+        if r < 0 && errno() != libc::EINTR {
+            libc::_exit(105);
+        }
+        if pfds[0].revents & (libc::POLLHUP | libc::POLLERR) != 0 {
+            libc::_exit(0); // the Sandbox was dropped (or chela exited)
+        }
+        if notify >= 0 && pfds[1].revents != 0 {
+            // the spare took a request (one byte) or died (EOF): make a new one
+            let mut b = [0u8; 1];
+            libc::read(notify, b.as_mut_ptr().cast(), 1);
+            libc::close(notify);
+            notify = -1;
+        }
+    }
+}
+
+/// Clones a spare run init; returns the read end of its notification pipe (or -1).
+unsafe fn spawn_spare(p: &Prepared, ll_fd: i32) -> i32 {
+    let mut pfd = [0i32; 2];
+    if libc::pipe2(pfd.as_mut_ptr(), libc::O_CLOEXEC) < 0 {
+        return -1;
+    }
+    let pid = raw_clone(
+        (libc::CLONE_NEWPID | libc::CLONE_NEWNS | libc::SIGCHLD) as u64,
+        ptr::null_mut(),
+    );
+    if pid == 0 {
+        libc::close(pfd[0]);
+        spare_main(p, ll_fd, pfd[1]);
+    }
+    libc::close(pfd[1]);
+    if pid < 0 {
+        libc::close(pfd[0]);
+        return -1;
+    }
+    pfd[0]
+}
+
+/// A spare: becomes an init, waits for one request on the control socket, tells the helper
+/// it was taken, answers with its own pidfd and runs the program.
+unsafe fn spare_main(p: &Prepared, ll_fd: i32, notify: i32) -> ! {
+    let init_err = become_init();
+    loop {
+        let mut h = RunHeader::default();
+        let mut fds = [-1i32; 8];
+        let mut nfds = 0usize;
+        let n = recv_with_fds(
+            3,
+            (&mut h as *mut RunHeader).cast(),
+            std::mem::size_of::<RunHeader>(),
+            &mut fds,
+            &mut nfds,
+        );
+        if n == 0 {
+            libc::_exit(0);
+        }
+        if n < 0 {
+            if errno() == libc::EMSGSIZE {
+                reply(3, -1, libc::EMSGSIZE, -1);
+                continue;
+            }
+            libc::_exit(103);
+        }
+        if n as usize != std::mem::size_of::<RunHeader>() || h.magic != RUN_MAGIC || nfds != 5 {
+            for fd in fds.iter().take(nfds) {
+                libc::close(*fd);
+            }
+            reply(3, -1, libc::EINVAL, -1);
+            continue;
+        }
+        libc::write(notify, b"r".as_ptr().cast(), 1);
+        libc::close(notify);
+        let pidfd = libc::syscall(libc::SYS_pidfd_open, libc::getpid(), 0) as i32;
+        if pidfd < 0 {
+            reply(3, -1, errno(), -1);
+            libc::_exit(1);
+        }
+        reply(3, 0, 0, pidfd);
+        libc::close(pidfd);
+        run_program(
+            p,
+            &h,
+            fds[0],
+            [fds[1], fds[2], fds[3]],
+            fds[4],
+            ll_fd,
+            init_err,
+        );
+    }
+}
+
 /// Serves one run request from `sock`. Returns false when the peer closed the socket.
 /// Without `exit_on_eof`, EOF is reported instead of ending the helper.
 unsafe fn handle_request(p: &Prepared, sock: i32, ll_fd: i32, exit_on_eof: bool) -> bool {
@@ -849,7 +961,16 @@ unsafe fn handle_request(p: &Prepared, sock: i32, ll_fd: i32, exit_on_eof: bool)
         if p.listener >= 0 {
             libc::close(LISTENER_FD);
         }
-        run_program(p, &h, fds[0], [fds[1], fds[2], fds[3]], fds[4], ll_fd, true);
+        let init_err = become_init();
+        run_program(
+            p,
+            &h,
+            fds[0],
+            [fds[1], fds[2], fds[3]],
+            fds[4],
+            ll_fd,
+            init_err,
+        );
     }
     if pid < 0 {
         reply(sock, -1, errno(), -1);
@@ -905,8 +1026,29 @@ unsafe fn setup_failed(fd: i32, f: Fail) -> ! {
     libc::_exit(127)
 }
 
-/// pid 1 of a fresh pid namespace: mounts its /proc (unless the helper's own is already
-/// fresh), starts the program, reports its status, then kills everything left in the namespace.
+/// Makes the calling process — pid 1 of a fresh pid namespace, in a fresh mount namespace —
+/// ready to be a run's init: default SIGCHLD, dies with the helper, its own /proc. Returns 0
+/// or the errno of the /proc mount (reported when a request arrives).
+unsafe fn become_init() -> i32 {
+    let mut sa: libc::sigaction = std::mem::zeroed();
+    sa.sa_sigaction = libc::SIG_DFL;
+    libc::sigaction(libc::SIGCHLD, &sa, ptr::null_mut());
+    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+    if libc::mount(
+        c"proc".as_ptr(),
+        c"/proc".as_ptr(),
+        c"proc".as_ptr(),
+        libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+        ptr::null(),
+    ) < 0
+    {
+        return errno();
+    }
+    0
+}
+
+/// A run's init (pid 1 of its pid namespace): starts the program, reaps, reports its status,
+/// then kills everything left in the namespace.
 unsafe fn run_program(
     p: &Prepared,
     h: &RunHeader,
@@ -914,25 +1056,11 @@ unsafe fn run_program(
     [fin, fout, ferr]: [i32; 3],
     fstatus: i32,
     ll_fd: i32,
-    fresh_proc: bool,
+    init_err: i32,
 ) -> ! {
     libc::close(3); // the control socket: the caller never waits for our exit
-    let mut sa: libc::sigaction = std::mem::zeroed();
-    sa.sa_sigaction = libc::SIG_DFL;
-    libc::sigaction(libc::SIGCHLD, &sa, ptr::null_mut());
-    if fresh_proc {
-        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-        let null = ptr::null::<libc::c_char>();
-        if libc::mount(
-            c"proc".as_ptr(),
-            c"/proc".as_ptr(),
-            c"proc".as_ptr(),
-            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
-            null.cast(),
-        ) < 0
-        {
-            setup_failed(fstatus, (step::PROC, errno()));
-        }
+    if init_err != 0 {
+        setup_failed(fstatus, (step::PROC, init_err));
     }
     let len = h.payload_len as usize;
     let base = libc::mmap(
