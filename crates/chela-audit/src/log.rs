@@ -15,7 +15,7 @@ use chela_types::{AuditSink, AuditUnavailable, Event, Scrubber};
 
 use crate::control::{checkpoint_message, control_fields, parse_control, Control};
 use crate::keys::{self, encode_public};
-use crate::record::{self, build_line, hex32, now_rfc3339, parse_line, ZERO_HASH};
+use crate::record::{self, build_line, hex32, now_rfc3339, parse_line, HashHex, ZERO_HASH};
 use crate::segment::{self, io_err, list_segments, segment_name};
 use crate::sys::{self, LockGuard};
 use crate::AuditError;
@@ -105,7 +105,7 @@ struct State {
     seg_started: SystemTime,
     offset: u64,
     next_seq: u64,
-    prev: [u8; 32],
+    prev: HashHex,
     since_ckpt: u64,
     last_ckpt: Instant,
     dirty: bool,
@@ -562,7 +562,7 @@ impl State {
     }
 
     /// Writes one record line; rolls back a partial write.
-    fn write_line(&mut self, time: &str, fields: &[u8]) -> Result<(u64, [u8; 32]), AuditError> {
+    fn write_line(&mut self, time: &str, fields: &[u8]) -> Result<(u64, HashHex), AuditError> {
         self.usable()?;
         let hash = build_line(self.next_seq, &self.prev, time, fields, &mut self.buf);
         if let Err(e) = (&*self.file).write_all(&self.buf) {

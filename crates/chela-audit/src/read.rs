@@ -87,8 +87,8 @@ impl AuditRecord {
             actor,
             kind,
             fields: obj,
-            prev: hex::encode(raw.prev),
-            hash: hex::encode(raw.hash),
+            prev: crate::record::hex32(&raw.prev),
+            hash: crate::record::hex32(&raw.hash),
             raw: text.to_string(),
             control,
         })
@@ -167,40 +167,62 @@ pub fn read_records(dir: &Path, filter: &RecordFilter) -> Result<Vec<AuditRecord
     Ok(out)
 }
 
-fn flatten(prefix: &str, v: &Value, out: &mut Vec<String>) {
+fn flatten(v: &Value, key: &str, out: &mut Vec<(String, String)>) {
     match v {
-        Value::Object(m) => {
-            for (k, v) in m {
-                let key = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                flatten(&key, v, out);
-            }
-        }
-        Value::String(s) => out.push(format!("{prefix}={s}")),
-        Value::Array(a) if a.iter().all(|x| x.is_string()) => out.push(format!(
-            "{prefix}={}",
+        Value::Object(m) => m.iter().for_each(|(k, v)| flatten(v, k, out)),
+        Value::String(s) if s.is_empty() => {}
+        Value::String(s) => out.push((key.to_string(), s.clone())),
+        Value::Array(a) if a.is_empty() => {}
+        Value::Array(a) if a.iter().all(|x| x.is_string()) => out.push((
+            key.to_string(),
             a.iter()
                 .filter_map(|x| x.as_str())
                 .collect::<Vec<_>>()
-                .join(",")
+                .join(","),
         )),
-        other => out.push(format!("{prefix}={other}")),
+        Value::Null => {}
+        other => out.push((key.to_string(), other.to_string())),
     }
 }
 
-/// One-line summary of a record's own fields (`tool=exec exit_code=0 …`).
+/// Fields shown first, in this order; the rest follow alphabetically.
+const FIRST: &[&str] = &[
+    "verdict",
+    "rule",
+    "tool",
+    "call_id",
+    "exit_code",
+    "host",
+    "port",
+    "method",
+    "allowed",
+    "detector",
+    "count",
+    "location",
+    "action",
+    "severity",
+    "message",
+    "approver",
+    "scope",
+    "model",
+    "outcome",
+    "reason",
+];
+/// Fields left out of the one-line summary (long or internal; `--json` shows everything).
+const HIDDEN: &[&str] = &["sig", "pubkey", "log_id", "auto_approvable", "sha256"];
+
+/// One-line summary of a record's own fields (`verdict=deny rule=floor.rm tool=exec …`).
 pub fn details(rec: &AuditRecord) -> String {
     let mut parts = Vec::new();
     for (k, v) in &rec.fields {
-        if k == "sig" {
-            continue;
-        }
-        flatten(k, v, &mut parts);
+        flatten(v, k, &mut parts);
     }
+    parts.retain(|(k, _)| !HIDDEN.contains(&k.as_str()));
+    parts.sort_by_key(|(k, _)| FIRST.iter().position(|f| f == k).unwrap_or(FIRST.len()));
     parts
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
         .join(" ")
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })

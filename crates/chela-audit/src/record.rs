@@ -16,8 +16,11 @@ use sha2::{Digest, Sha256};
 /// The schema version written in every record's `v` field.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// A SHA-256 hash as 64 lowercase hex digits (the form records store and compare).
+pub(crate) type HashHex = [u8; 64];
+
 /// `prev` of the very first record of a log.
-pub(crate) const ZERO_HASH: [u8; 32] = [0; 32];
+pub(crate) const ZERO_HASH: HashHex = [b'0'; 64];
 
 const HEAD: &[u8] = b"{\"v\":1,\"seq\":";
 const PREV_KEY: &[u8] = b",\"prev\":\"";
@@ -33,27 +36,38 @@ pub(crate) const CONTROL_PREFIX: &[u8] = b"\"kind\":\"";
 /// `fields` is the inside of a JSON object (no braces), non-empty.
 pub(crate) fn build_line(
     seq: u64,
-    prev: &[u8; 32],
+    prev: &HashHex,
     time: &str,
     fields: &[u8],
     out: &mut Vec<u8>,
-) -> [u8; 32] {
+) -> HashHex {
     out.clear();
     out.reserve(HEAD.len() + 20 + PREV_KEY.len() + 64 + TIME_KEY.len() + 40 + fields.len() + 80);
     out.extend_from_slice(HEAD);
     let mut num = itoa_buf(seq);
     out.extend_from_slice(num.as_bytes_mut());
     out.extend_from_slice(PREV_KEY);
-    push_hex(out, prev);
+    out.extend_from_slice(prev);
     out.extend_from_slice(TIME_KEY);
     out.extend_from_slice(time.as_bytes());
     out.extend_from_slice(b"\",");
     out.extend_from_slice(fields);
-    let hash: [u8; 32] = Sha256::digest(&out[..]).into();
+    let hash = sha256_hex(&out[..]);
     out.extend_from_slice(HASH_KEY);
-    push_hex(out, &hash);
+    out.extend_from_slice(&hash);
     out.extend_from_slice(b"\"}\n");
     hash
+}
+
+/// SHA-256 of `bytes` as lowercase hex.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> HashHex {
+    let digest = Sha256::digest(bytes);
+    let mut out = [0u8; 64];
+    for (i, b) in digest.iter().enumerate() {
+        out[2 * i] = HEX[(b >> 4) as usize];
+        out[2 * i + 1] = HEX[(b & 15) as usize];
+    }
+    out
 }
 
 /// A decimal number formatted without allocation.
@@ -84,42 +98,15 @@ fn itoa_buf(mut n: u64) -> NumBuf {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-fn push_hex(out: &mut Vec<u8>, bytes: &[u8; 32]) {
-    for b in bytes {
-        out.push(HEX[(b >> 4) as usize]);
-        out.push(HEX[(b & 15) as usize]);
-    }
-}
-
-fn hex_val(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
-    }
-}
-
-/// Decodes 64 lowercase hex digits.
-pub(crate) fn decode_hash(hex: &[u8]) -> Option<[u8; 32]> {
-    if hex.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, pair) in hex.chunks_exact(2).enumerate() {
-        out[i] = (hex_val(pair[0])? << 4) | hex_val(pair[1])?;
-    }
-    Some(out)
-}
-
 /// A record split into its fixed parts (no JSON parsing of the fields).
 #[derive(Debug)]
 pub(crate) struct RawRecord<'a> {
     /// `seq`.
     pub seq: u64,
-    /// `prev`, decoded.
-    pub prev: [u8; 32],
-    /// `hash` as claimed by the line, decoded.
-    pub hash: [u8; 32],
+    /// `prev` (hex, as stored).
+    pub prev: HashHex,
+    /// `hash` as claimed by the line (hex, as stored).
+    pub hash: HashHex,
     /// `time` (RFC 3339, UTC).
     pub time: &'a str,
     /// The hashed bytes (`{` … last field).
@@ -135,8 +122,8 @@ impl RawRecord<'_> {
     }
 
     /// SHA-256 of the hashed bytes.
-    pub(crate) fn computed_hash(&self) -> [u8; 32] {
-        Sha256::digest(self.body).into()
+    pub(crate) fn computed_hash(&self) -> HashHex {
+        sha256_hex(self.body)
     }
 }
 
@@ -153,8 +140,7 @@ pub(crate) fn parse_line(line: &[u8]) -> Result<RawRecord<'_>, Malformed> {
     {
         return Err("line does not end with the \"hash\" field");
     }
-    let hash =
-        decode_hash(&line[n - 66..n - 2]).ok_or("\"hash\" is not 64 lowercase hex digits")?;
+    let hash = hex64(&line[n - 66..n - 2]).ok_or("\"hash\" is not 64 lowercase hex digits")?;
     let body = &line[..n - SUFFIX_LEN];
     if !body.starts_with(HEAD) {
         return Err("line does not start with {\"v\":1,\"seq\": (unknown schema version?)");
@@ -179,8 +165,7 @@ pub(crate) fn parse_line(line: &[u8]) -> Result<RawRecord<'_>, Malformed> {
     if body.len() < pos + 64 {
         return Err("\"prev\" truncated");
     }
-    let prev =
-        decode_hash(&body[pos..pos + 64]).ok_or("\"prev\" is not 64 lowercase hex digits")?;
+    let prev = hex64(&body[pos..pos + 64]).ok_or("\"prev\" is not 64 lowercase hex digits")?;
     pos += 64;
     if !body[pos..].starts_with(TIME_KEY) {
         return Err("\"time\" field missing after \"prev\"");
@@ -207,9 +192,19 @@ pub(crate) fn parse_line(line: &[u8]) -> Result<RawRecord<'_>, Malformed> {
     })
 }
 
-/// Lowercase hex of a hash.
-pub(crate) fn hex32(h: &[u8; 32]) -> String {
-    hex::encode(h)
+/// Copies 64 stored hex digits, checking they are lowercase hex.
+fn hex64(s: &[u8]) -> Option<HashHex> {
+    let mut out = [0u8; 64];
+    out.copy_from_slice(s.get(..64)?);
+    let bad = out.iter().fold(false, |bad, &c| {
+        bad | !matches!(c, b'0'..=b'9' | b'a'..=b'f')
+    });
+    (!bad).then_some(out)
+}
+
+/// A stored hash as a string.
+pub(crate) fn hex32(h: &HashHex) -> String {
+    String::from_utf8_lossy(h).into_owned()
 }
 
 /// Turns a serialized JSON object into its inside (no braces) for [`build_line`].
@@ -233,7 +228,7 @@ mod tests {
     #[test]
     fn build_then_parse_round_trips() {
         let mut out = Vec::new();
-        let prev = [7u8; 32];
+        let prev = [b'7'; 64];
         let h = build_line(
             42,
             &prev,

@@ -13,7 +13,7 @@ use base64::Engine as _;
 
 use crate::control::{checkpoint_message, parse_control, Control};
 use crate::keys;
-use crate::record::{decode_hash, hex32, parse_line, RawRecord, SUFFIX_LEN, ZERO_HASH};
+use crate::record::{hex32, parse_line, sha256_hex, HashHex, RawRecord, SUFFIX_LEN, ZERO_HASH};
 use crate::segment::{self, io_err, list_segments};
 use crate::sys::LockGuard;
 use crate::AuditError;
@@ -229,6 +229,7 @@ pub fn verify(dir: &Path, pubkey: Option<&Path>) -> Result<VerifyReport, AuditEr
         prev_prev: None,
         head: None,
         io_error: None,
+        head_log_id: None,
     };
     let result = v.run(dir, head, &segs);
     if let Some(e) = v.io_error.take() {
@@ -250,9 +251,11 @@ struct Verifier {
     key: VerifyingKey,
     report: VerifyReport,
     expected: u64,
-    prev: [u8; 32],
-    prev_prev: Option<[u8; 32]>,
-    head: Option<(u64, [u8; 32])>,
+    prev: HashHex,
+    prev_prev: Option<HashHex>,
+    head: Option<(u64, HashHex)>,
+    /// `log_id` named by `head.json`.
+    head_log_id: Option<String>,
     /// A segment that could not be read (not damage: an I/O problem to report as `Err`).
     io_error: Option<AuditError>,
 }
@@ -368,6 +371,7 @@ impl Verifier {
                 }
                 self.report.head_seq = Some(rec.seq);
                 self.head = Some((rec.seq, rec.hash));
+                self.head_log_id = Some(log_id);
                 Ok(())
             }
             _ => Err(bad("not a checkpoint record".into())),
@@ -571,6 +575,15 @@ impl Verifier {
                         ),
                     ));
                 }
+                if let Some(h) = self.head_log_id.as_ref().filter(|h| **h != log_id) {
+                    return Err(damage(
+                        DamageKind::ForeignSegment,
+                        &path.with_file_name(segment::HEAD_FILE),
+                        None,
+                        None,
+                        format!("{} belongs to another log (log id {h}, this log is {log_id}): the log may have been replaced", segment::HEAD_FILE),
+                    ));
+                }
                 self.report.log_id = Some(log_id);
             }
         }
@@ -753,12 +766,7 @@ fn hash_ok(line: &[u8]) -> bool {
     if n < SUFFIX_LEN {
         return false;
     }
-    match decode_hash(&line[n - 66..n - 2]) {
-        Some(claimed) => {
-            <sha2::Sha256 as sha2::Digest>::digest(&line[..n - SUFFIX_LEN])[..] == claimed[..]
-        }
-        None => false,
-    }
+    sha256_hex(&line[..n - SUFFIX_LEN])[..] == line[n - 66..n - 2]
 }
 
 /// Index of the first line whose hash does not verify (`lines.len()` if none), computed on up

@@ -436,3 +436,15 @@ fn modification_in_a_large_segment_is_found() {
         assert_damage(&dir, None, DamageKind::Modified, Some(seq));
     }
 }
+
+#[test]
+fn replaced_log_is_caught_by_the_head() {
+    // Someone deletes every segment; the next start begins a new log with the same key.
+    let (_d, dir) = fixture();
+    for seg in segments(&dir) {
+        fs::remove_file(seg).unwrap();
+    }
+    write_log(&dir, 3, opts());
+    let msg = assert_damage(&dir, None, DamageKind::ForeignSegment, None);
+    assert!(msg.contains(HEAD_FILE) && msg.contains("replaced"), "{msg}");
+}
