@@ -622,3 +622,53 @@ fn host_tmp_is_not_shared() {
     let o = sh(&sb, &format!("ls {}", host_file.path().display()));
     assert_ne!(o.status, ExitStatus::Exited(0));
 }
+
+/// Not a test on its own: runs `sleep <marker>` through `run_cli` when asked to by
+/// `runs_die_when_their_caller_dies` (which then kills this process).
+#[test]
+fn helper_sleep_until_killed() {
+    let Ok(marker) = std::env::var("CHELA_TEST_SLEEP_MARKER") else {
+        return;
+    };
+    let ws = std::env::var("CHELA_TEST_WS").unwrap();
+    chela_sandbox::run_cli(
+        Path::new(&ws),
+        Duration::from_secs(600),
+        vec![],
+        vec!["sleep".into(), marker],
+    );
+}
+
+#[test]
+fn runs_die_when_their_caller_dies() {
+    if !unprivileged("runs_die_when_their_caller_dies") {
+        return;
+    }
+    for cold in [false, true] {
+        let ws = workspace();
+        let marker = format!("777.{}{}", std::process::id(), cold as u8);
+        let mut cmd = Command::new(exe_copy());
+        cmd.args(["helper_sleep_until_killed", "--exact", "--test-threads=1"])
+            .env("CHELA_TEST_SLEEP_MARKER", &marker)
+            .env("CHELA_TEST_WS", ws.path());
+        if cold {
+            cmd.env("CHELA_SANDBOX_COLD", "1");
+        }
+        let mut child = cmd.spawn().unwrap();
+        let t = Instant::now();
+        while survivors(&marker).is_empty() && t.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(
+            !survivors(&marker).is_empty(),
+            "the sandboxed sleep never started"
+        );
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let t = Instant::now();
+        while !survivors(&marker).is_empty() && t.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(survivors(&marker), Vec::<String>::new(), "cold={cold}");
+    }
+}

@@ -18,7 +18,8 @@ pub const NOBODY: u32 = 65534;
 pub const HOST_SECRET_VAR: &str = "CHELA_TEST_HOST_SECRET";
 pub const HOST_SECRET: &str = "hunter2-host-secret-6f1e";
 
-fn exe_copy() -> PathBuf {
+/// A copy of the test binary that uid 65534 can execute.
+pub fn exe_copy() -> PathBuf {
     static EXE: OnceLock<PathBuf> = OnceLock::new();
     EXE.get_or_init(|| {
         let exe = std::env::current_exe().expect("test binary path");
