@@ -1063,6 +1063,10 @@ unsafe fn run_program(
         setup_failed(fstatus, (step::PROC, init_err));
     }
     let len = h.payload_len as usize;
+    let mut mst: libc::stat = std::mem::zeroed();
+    if libc::fstat(memfd, &mut mst) < 0 || (mst.st_size as u64) < h.payload_len {
+        setup_failed(fstatus, (step::PAYLOAD, libc::EINVAL));
+    }
     let base = libc::mmap(
         ptr::null_mut(),
         len.max(1),
@@ -1078,7 +1082,12 @@ unsafe fn run_program(
     // offsets -> pointers, bounds-checked
     let table = base as *mut u64;
     let n_total = h.n_argv as usize + 1 + h.n_env as usize + 1;
-    if n_total * 8 > len || h.cwd_off as usize >= len || h.path_off as usize >= len {
+    // every string must end inside the mapping: the payload always ends with a NUL
+    if n_total * 8 > len
+        || h.cwd_off as usize >= len
+        || h.path_off as usize >= len
+        || *base.add(len - 1) != 0
+    {
         setup_failed(fstatus, (step::PAYLOAD, libc::EINVAL));
     }
     for i in 0..n_total {
