@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::read::{actor_label, details, read_records, AuditRecord, RecordFilter};
+use crate::read::{actor_label, details, for_each_record, AuditRecord, RecordFilter};
 use crate::AuditError;
 
 /// Structured-data ID used in syslog output. 32473 is the private enterprise number reserved
@@ -223,7 +223,8 @@ fn resolve(addr: &str) -> Result<SocketAddr, AuditError> {
         })
 }
 
-/// Exports the records of the log in `dir` matching `filter`; returns how many were sent.
+/// Exports the records of the log in `dir` matching `filter` (streamed, one segment in memory
+/// at a time; `filter.last` is ignored); returns how many were sent.
 ///
 /// Export does not verify the chain (run [`crate::verify`] first); JSONL and syslog carry each
 /// record's hash so a collector can.
@@ -233,7 +234,6 @@ pub fn export(
     sink: &ExportSink,
     filter: &RecordFilter,
 ) -> Result<u64, AuditError> {
-    let records = read_records(dir, filter)?;
     let host = crate::sys::hostname();
     let render = |r: &AuditRecord| -> String {
         match format {
@@ -262,8 +262,9 @@ pub fn export(
             };
             let sock = UdpSocket::bind(bind).map_err(ioe)?;
             sock.connect(to).map_err(ioe)?;
-            for r in &records {
-                let mut msg = render(r);
+            let mut n = 0u64;
+            for_each_record(dir, filter, |r| {
+                let mut msg = render(&r);
                 if msg.len() > UDP_MAX {
                     let mut cut = UDP_MAX;
                     while !msg.is_char_boundary(cut) {
@@ -272,7 +273,10 @@ pub fn export(
                     msg.truncate(cut);
                 }
                 sock.send(msg.as_bytes()).map_err(ioe)?;
-            }
+                n += 1;
+                Ok(())
+            })?;
+            Ok(n)
         }
         ExportSink::Tcp(addr) => {
             let to = resolve(addr)?;
@@ -281,16 +285,19 @@ pub fn export(
                 .set_write_timeout(Some(Duration::from_secs(30)))
                 .map_err(ioe)?;
             let mut w = BufWriter::new(stream);
-            for r in &records {
-                let msg = render(r);
+            let mut n = 0u64;
+            for_each_record(dir, filter, |r| {
+                let msg = render(&r);
+                n += 1;
                 match format {
                     // RFC 6587 octet counting: "LEN SP MSG".
                     ExportFormat::Syslog5424 => write!(w, "{} {msg}", msg.len()),
                     _ => writeln!(w, "{msg}"),
                 }
-                .map_err(ioe)?;
-            }
+                .map_err(ioe)
+            })?;
             w.flush().map_err(ioe)?;
+            Ok(n)
         }
         ExportSink::File(path) => {
             let f = OpenOptions::new()
@@ -301,21 +308,26 @@ pub fn export(
                 .open(path)
                 .map_err(ioe)?;
             let mut w = BufWriter::new(f);
-            for r in &records {
-                writeln!(w, "{}", render(r)).map_err(ioe)?;
-            }
+            let mut n = 0u64;
+            for_each_record(dir, filter, |r| {
+                n += 1;
+                writeln!(w, "{}", render(&r)).map_err(ioe)
+            })?;
             w.flush().map_err(ioe)?;
             w.get_ref().sync_all().map_err(ioe)?;
+            Ok(n)
         }
         ExportSink::Stdout => {
             let mut w = BufWriter::new(io::stdout().lock());
-            for r in &records {
-                writeln!(w, "{}", render(r)).map_err(ioe)?;
-            }
+            let mut n = 0u64;
+            for_each_record(dir, filter, |r| {
+                n += 1;
+                writeln!(w, "{}", render(&r)).map_err(ioe)
+            })?;
             w.flush().map_err(ioe)?;
+            Ok(n)
         }
     }
-    Ok(records.len() as u64)
 }
 
 #[cfg(test)]

@@ -33,7 +33,9 @@ pub use export::{
 };
 pub use keys::{init_keys, public_key, KEY_FILE, PUB_FILE};
 pub use log::{AuditLog, AuditOptions, OpenReport, TornTail};
-pub use read::{actor_label, details, read_records, render_table, AuditRecord, RecordFilter};
+pub use read::{
+    actor_label, details, for_each_record, read_records, render_table, AuditRecord, RecordFilter,
+};
 pub use record::SCHEMA_VERSION;
 pub use scrub::{LiteralScrubber, MASK};
 pub use segment::{HEAD_FILE, LOCK_FILE, TORN_EXT};

@@ -112,59 +112,63 @@ pub fn actor_label(actor: Option<&Actor>) -> String {
 /// This does not check hashes or signatures (use [`crate::verify`]); an incomplete final line
 /// (a write in progress or a torn tail) is skipped; any other unreadable line is an error.
 pub fn read_records(dir: &Path, filter: &RecordFilter) -> Result<Vec<AuditRecord>, AuditError> {
+    let mut out = std::collections::VecDeque::new();
+    for_each_record(dir, filter, |rec| {
+        out.push_back(rec);
+        if filter.last.is_some_and(|n| out.len() > n) {
+            out.pop_front();
+        }
+        Ok(())
+    })?;
+    Ok(out.into())
+}
+
+/// Streams the records matching `filter` (oldest first, `filter.last` ignored) to `f`, one
+/// segment in memory at a time. Stops at the first error `f` returns.
+pub fn for_each_record(
+    dir: &Path,
+    filter: &RecordFilter,
+    mut f: impl FnMut(AuditRecord) -> Result<(), AuditError>,
+) -> Result<(), AuditError> {
     let segs = list_segments(dir)?;
     if segs.is_empty() {
         return Err(AuditError::NoLog {
             dir: dir.to_path_buf(),
         });
     }
+    // Times are fixed-width RFC 3339 UTC, so string order is time order.
     let since = filter
         .since
         .map(|t| humantime::format_rfc3339_micros(t).to_string());
-    let mut out = Vec::new();
+    let mut data = Vec::new();
     for (_, path) in &segs {
-        let data = fs::read(path).map_err(io_err(path))?;
+        data.clear();
+        fs::File::open(path)
+            .and_then(|mut file| std::io::Read::read_to_end(&mut file, &mut data))
+            .map_err(io_err(path))?;
         let mut start = 0;
         for (n, nl) in memchr::memchr_iter(b'\n', &data).enumerate() {
             let line = &data[start..nl];
             start = nl + 1;
             let rec = AuditRecord::from_line(line).map_err(|detail| AuditError::Damaged {
                 path: path.clone(),
-                detail: format!("line {}: {detail}; run `chela audit verify`", n + 1),
+                detail: format!("line {}: {detail}", n + 1),
             })?;
-            if filter.events_only && rec.control {
-                continue;
-            }
-            if let Some(s) = &filter.session {
-                if rec.session.as_deref() != Some(s.as_str()) {
-                    continue;
-                }
-            }
-            if let Some(k) = &filter.kind {
-                if rec.kind != *k {
-                    continue;
-                }
-            }
-            // Times are fixed-width RFC 3339 UTC, so string order is time order.
-            if let Some(s) = &since {
-                if rec.time.as_str() < s.as_str() {
-                    continue;
-                }
-            }
-            out.push(rec);
-            if let Some(n) = filter.last {
-                if out.len() > n.saturating_mul(2).max(1024) {
-                    out.drain(..out.len() - n);
-                }
+            let keep = !(filter.events_only && rec.control)
+                && filter
+                    .session
+                    .as_ref()
+                    .is_none_or(|s| rec.session.as_deref() == Some(s.as_str()))
+                && filter.kind.as_ref().is_none_or(|k| rec.kind == *k)
+                && since
+                    .as_ref()
+                    .is_none_or(|s| rec.time.as_str() >= s.as_str());
+            if keep {
+                f(rec)?;
             }
         }
     }
-    if let Some(n) = filter.last {
-        if out.len() > n {
-            out.drain(..out.len() - n);
-        }
-    }
-    Ok(out)
+    Ok(())
 }
 
 fn flatten(v: &Value, key: &str, out: &mut Vec<(String, String)>) {
