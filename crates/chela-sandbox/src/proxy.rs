@@ -83,7 +83,11 @@ pub(crate) fn start(listener: OwnedFd, cfg: ProxyConfig) -> Result<ProxyHandle, 
     })
 }
 
+/// Most connections served at once per sandbox (each uses two threads); more are refused.
+const MAX_CONNECTIONS: usize = 64;
+
 fn accept_loop(listener: OwnedFd, stop: OwnedFd, cfg: Arc<ProxyConfig>) {
+    let active = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     loop {
         let mut pfds = [
             libc::pollfd {
@@ -124,13 +128,29 @@ fn accept_loop(listener: OwnedFd, stop: OwnedFd, cfg: Arc<ProxyConfig>) {
             continue;
         }
         // SAFETY: fresh descriptor we own.
-        let client = unsafe { TcpStream::from_raw_fd(fd) };
+        let mut client = unsafe { TcpStream::from_raw_fd(fd) };
+        use std::sync::atomic::Ordering;
+        if active.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
+            active.fetch_sub(1, Ordering::SeqCst);
+            respond(
+                &mut client,
+                503,
+                "Service Unavailable",
+                "chela egress proxy: too many connections\n",
+            );
+            continue;
+        }
         let cfg = cfg.clone();
-        let _ = std::thread::Builder::new()
+        let active2 = active.clone();
+        let spawned = std::thread::Builder::new()
             .name("chela-egress-conn".into())
             .spawn(move || {
                 let _ = handle(client, &cfg);
+                active2.fetch_sub(1, Ordering::SeqCst);
             });
+        if spawned.is_err() {
+            active.fetch_sub(1, Ordering::SeqCst);
+        }
     }
 }
 
