@@ -11,7 +11,10 @@ use chela_types::{
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use chela_policy::{ApprovalOutcome, LoopBreaker};
+
 use crate::config::{AgentConfig, ProviderConfig};
+use crate::kernel::{self, ApprovalResult, Kernel};
 use crate::provider::{ModelReply, ModelRequest, Provider, ProviderError, ReplyObserver};
 use crate::tools::{self, ToolContext, ToolOutcome};
 
@@ -110,6 +113,8 @@ pub struct AgentParts {
     pub actor: Actor,
     /// Record redacted prompt content in the audit log.
     pub record_prompts: bool,
+    /// The kernel: policy, approver and session state.
+    pub kernel: Kernel,
 }
 
 /// A running agent bound to one session.
@@ -182,8 +187,12 @@ fn one_line(s: &str, max: usize) -> String {
 impl Agent {
     /// Builds an agent and loads the session's transcript.
     pub fn new(p: AgentParts) -> Result<Agent, AgentError> {
+        let mut p = p;
         p.store.ensure_session(&p.session)?;
         let history = p.store.messages(&p.session)?;
+        for source in p.store.taint(&p.session)? {
+            p.kernel.state.taint.add(source);
+        }
         let specs = tools::specs(&p.tool_names);
         let system = crate::prompt::system_prompt(p.tools.workspace.root(), &specs);
         Ok(Agent {
@@ -204,6 +213,10 @@ impl Agent {
         self.p.store.ensure_session(name)?;
         self.history = self.p.store.messages(name)?;
         self.p.session = name.to_string();
+        self.p.kernel.state = chela_policy::SessionState::new();
+        for source in self.p.store.taint(name)? {
+            self.p.kernel.state.taint.add(source);
+        }
         Ok(())
     }
 
@@ -231,6 +244,7 @@ impl Agent {
         let mut refusals: Vec<String> = Vec::new();
         let mut empty_replies = 0u32;
         let mut steps = 0u32;
+        let mut breaker = LoopBreaker::new(self.p.kernel.policy.limits());
         let outcome = loop {
             if steps >= self.p.agent_cfg.max_steps {
                 break TaskOutcome::Limit(format!(
@@ -271,11 +285,40 @@ impl Agent {
                 };
             }
             let mut batch = vec![assistant];
+            let mut tripped: Option<chela_policy::LoopTrip> = None;
             for call in &reply.tool_calls {
-                let outcome = self.handle_call(call, progress, &mut refusals).await?;
+                let outcome = match (&tripped, breaker.before_call(&call.name, &call.arguments)) {
+                    (Some(t), _) => ToolOutcome::error(t.message_for_model.clone()),
+                    (None, Err(t)) => {
+                        let o = ToolOutcome::error(t.message_for_model.clone());
+                        tripped = Some(t);
+                        o
+                    }
+                    (None, Ok(())) => {
+                        let o = self.handle_call(call, progress, &mut refusals).await?;
+                        if let Err(t) =
+                            breaker.after_call(&call.name, &call.arguments, o.is_error, o.bytes)
+                        {
+                            tripped = Some(t);
+                        }
+                        o
+                    }
+                };
                 batch.push(Message::tool_result(call.id.clone(), outcome.content));
             }
             self.persist(&batch)?;
+            if let Some(t) = tripped {
+                self.audit(
+                    Actor::System,
+                    EventKind::Alert {
+                        rule: t.rule.clone(),
+                        message: t.message_for_user.clone(),
+                        severity: "warning".into(),
+                    },
+                )?;
+                progress.event(AgentEvent::Notice(t.message_for_user.clone()));
+                break TaskOutcome::Limit(t.message_for_user);
+            }
 
             if let Some(limit) = self.budget_exceeded(&usage) {
                 break TaskOutcome::Limit(limit);
@@ -411,29 +454,20 @@ impl Agent {
                 ))
             }
         };
-        let decision = self.authorize(call, &args);
-        self.audit(
-            Actor::System,
-            EventKind::PolicyDecision {
-                call_id: call.id.clone(),
-                tool: call.name.clone(),
-                decision: decision.clone(),
-            },
-        )?;
-        if decision.verdict != Verdict::Allow {
-            let reason = format!(
-                "{} [rule {}; {}]",
-                decision.reason,
-                decision.rule,
-                decision.guidance.join(", ")
-            );
+        let effect = kernel::effect_for(
+            &call.name,
+            &args,
+            &self.p.tools.workspace,
+            &self.p.kernel.policy,
+        );
+        if let Err(refusal) = self.decide(call, &effect).await? {
             progress.event(AgentEvent::Refused {
                 name: call.name.clone(),
-                reason: reason.clone(),
+                reason: refusal.clone(),
             });
-            refusals.push(format!("{}: {reason}", call.name));
+            refusals.push(format!("{}: {refusal}", call.name));
             return Ok(ToolOutcome::error(format!(
-                "refused by Chela's policy: {reason}. Do not try to work around this."
+                "refused by Chela's policy: {refusal}. Do not try to work around this; tell the user what you could not do."
             )));
         }
         progress.event(AgentEvent::ToolStart {
@@ -482,11 +516,114 @@ impl Agent {
         ToolOutcome::error(msg)
     }
 
-    /// The kernel's decision about a call.
-    fn authorize(&self, call: &ToolCall, _args: &Value) -> Decision {
-        Decision::allow(
-            "tools.allowlist",
-            format!("{} is an enabled tool", call.name),
+    /// Asks the kernel about `effect`; routes "needs approval" to the approver. Every decision,
+    /// approval request and answer is audited. `Ok(Err(reason))` means refused.
+    async fn decide(
+        &mut self,
+        call: &ToolCall,
+        effect: &chela_policy::Effect,
+    ) -> Result<Result<Decision, String>, AgentError> {
+        let policy = self.p.kernel.policy.clone();
+        let decision = policy.authorize(effect, &mut self.p.kernel.state);
+        self.audit(
+            Actor::System,
+            EventKind::PolicyDecision {
+                call_id: call.id.clone(),
+                tool: call.name.clone(),
+                decision: decision.clone(),
+            },
+        )?;
+        let describe =
+            |d: &Decision| format!("{} [rule {}; {}]", d.reason, d.rule, d.guidance.join(", "));
+        match decision.verdict {
+            Verdict::Allow => return Ok(Ok(decision)),
+            Verdict::Deny => return Ok(Err(describe(&decision))),
+            Verdict::NeedsApproval => {}
+        }
+        self.audit(
+            Actor::System,
+            EventKind::ApprovalRequested {
+                call_id: call.id.clone(),
+                summary: effect.summary(),
+                rule: decision.rule.clone(),
+            },
+        )?;
+        let asked = kernel::ask(
+            policy.clone(),
+            self.p.kernel.approver.clone(),
+            effect,
+            &decision,
+            &call.id,
         )
+        .await;
+        match asked {
+            ApprovalResult::NotAsked => Ok(Err(describe(&decision))),
+            ApprovalResult::Asked(ApprovalOutcome::Denied { approver, reason }) => {
+                self.audit(
+                    Actor::System,
+                    EventKind::ApprovalDenied {
+                        call_id: call.id.clone(),
+                        approver: approver.clone(),
+                        reason: reason.clone(),
+                    },
+                )?;
+                Ok(Err(format!(
+                    "{} — approval refused by {approver}: {reason}",
+                    describe(&decision)
+                )))
+            }
+            ApprovalResult::Asked(ApprovalOutcome::Granted(approval)) => {
+                let approver = approval.approver.clone();
+                self.audit(
+                    Actor::Owner {
+                        user: approver.clone(),
+                    },
+                    EventKind::ApprovalGranted {
+                        call_id: call.id.clone(),
+                        approver,
+                        scope: approval.scope.as_str().into(),
+                    },
+                )?;
+                self.p.kernel.state.grant(approval);
+                let after = policy.authorize(effect, &mut self.p.kernel.state);
+                self.audit(
+                    Actor::System,
+                    EventKind::PolicyDecision {
+                        call_id: call.id.clone(),
+                        tool: call.name.clone(),
+                        decision: after.clone(),
+                    },
+                )?;
+                if after.verdict == Verdict::Allow {
+                    Ok(Ok(after))
+                } else {
+                    Ok(Err(describe(&after)))
+                }
+            }
+        }
+    }
+
+    /// Marks the session tainted by untrusted content from `source` (rule of two).
+    pub fn taint(&mut self, source: &str) -> Result<(), AgentError> {
+        if self
+            .p
+            .kernel
+            .state
+            .taint
+            .sources
+            .iter()
+            .any(|s| s == source)
+        {
+            return Ok(());
+        }
+        self.p.kernel.state.taint.add(source);
+        self.p.store.add_taint(&self.p.session, source)?;
+        self.audit(
+            Actor::System,
+            EventKind::Tainted {
+                source: source.to_string(),
+            },
+        )?;
+        Ok(())
     }
 }

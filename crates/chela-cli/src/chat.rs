@@ -9,7 +9,12 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use chela_types::{exit, Actor, Event, EventKind};
-use tokio::sync::mpsc;
+use std::sync::Arc;
+
+use chela_policy::ApprovalQueue;
+use tokio::sync::{mpsc, Mutex};
+
+use crate::approve::{Input, TerminalApprover};
 
 use crate::home::Home;
 use crate::session::{self, ChatPrinter};
@@ -22,11 +27,18 @@ pub fn run(home: &Home, workspace: Option<PathBuf>, session_name: Option<String>
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let mut opened = session::open(home, workspace, &name, "chat")?;
     let interactive = std::io::stdin().is_terminal();
+    let (tx, rx) = mpsc::channel::<String>(1);
+    let rx = Arc::new(Mutex::new(rx));
+    let approver: Option<Arc<dyn ApprovalQueue>> = interactive.then(|| {
+        Arc::new(TerminalApprover::new(
+            Input::Lines(rx.clone()),
+            session::owner_name(),
+        )) as Arc<dyn ApprovalQueue>
+    });
+    let mut opened = session::open(home, workspace, &name, "chat", approver)?;
     eprintln!("Chela chat — session {}. {HELP}", opened.agent.session());
 
-    let (tx, mut rx) = mpsc::channel::<String>(1);
     std::thread::spawn(move || {
         let stdin = std::io::stdin();
         for line in stdin.lock().lines() {
@@ -49,7 +61,7 @@ pub fn run(home: &Home, workspace: Option<PathBuf>, session_name: Option<String>
                 std::io::stderr().flush().ok();
             }
             let line = tokio::select! {
-                l = rx.recv() => l,
+                l = async { rx.lock().await.recv().await } => l,
                 _ = tokio::signal::ctrl_c() => {
                     eprintln!("\n(use /exit or Ctrl-D to quit)");
                     continue;

@@ -111,6 +111,18 @@ max_exec_timeout_s = 600
 
 [audit]
 # record_prompts = false              # also keep (redacted) prompt text in the audit log
+
+[tools]
+# profile = "coding"                  # minimal | coding | full: the tools the model may use (CN-D4)
+# deny = ["exec"]                     # tools never offered to the model
+
+[policy]
+# approval = "ask"                    # ask | deny: what happens to actions that need a human
+#                                     # (`chela run` without a terminal always uses deny)
+# allow_rules = ["exec:cargo test*"]  # pre-approved patterns (exec:, fetch:, read:, write:);
+#                                     # they never cover the floor (CN-D6)
+# Organisation policy in /etc/chela/policy.toml (root-owned) can only tighten these settings.
+# See `chela policy show` for the effective policy and `chela policy explain -- 'CMD'` for why.
 "#,
         provider = a.provider,
         base_url = a.base_url,
@@ -227,5 +239,11 @@ pub fn init(home: &Home, answers: Option<InitAnswers>, force: bool) -> Result<()
     private_dir(&home.workspace())?;
     private_dir(&home.audit())?;
     write_private(&home.config(), &text)?;
+    match chela_audit::init_keys(&home.audit()) {
+        Ok(()) => {}
+        // `--force` keeps the existing signing key (and so the audit chain's identity).
+        Err(_) if force && home.audit().join(chela_audit::KEY_FILE).exists() => {}
+        Err(e) => bail!("cannot create the audit signing key: {e}"),
+    }
     Ok(())
 }

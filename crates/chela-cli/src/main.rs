@@ -3,6 +3,8 @@
 //! This binary only parses arguments and wires the crates together; every effect happens in its
 //! owning crate (DESIGN.md).
 
+mod admin;
+mod approve;
 mod chat;
 mod home;
 mod session;
@@ -11,7 +13,11 @@ mod uid;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use std::io::IsTerminal;
+use std::sync::Arc;
+
 use anyhow::Result;
+use chela_policy::ApprovalQueue;
 use chela_types::{exit, Actor, Event, EventKind, Role};
 use clap::{Args, Parser, Subcommand};
 
@@ -52,6 +58,20 @@ enum Command {
     /// List or show stored sessions.
     #[command(subcommand)]
     Sessions(SessionsCmd),
+    /// Run programs in Chela's sandbox, or check what the kernel supports.
+    #[command(subcommand)]
+    Sandbox(admin::SandboxCmd),
+    /// Verify, show and export the tamper-evident audit log.
+    #[command(subcommand)]
+    Audit(admin::AuditCmd),
+    /// Show the effective policy or explain why an action is allowed, held or refused.
+    #[command(subcommand)]
+    Policy(admin::PolicyCmd),
+    /// Scan files for secrets and personal data (keys, ID numbers, cards, mnemonics).
+    Scan(chela_guard::ScanArgs),
+    /// Manage encrypted credentials in Chela's vault (values never on the command line).
+    #[command(subcommand)]
+    Secrets(chela_vault::SecretsCmd),
 }
 
 #[derive(Args)]
@@ -167,6 +187,11 @@ fn dispatch(cli: Cli) -> Result<i32> {
             Ok(exit::OK)
         }
         Command::Sessions(c) => cmd_sessions(&home, c),
+        Command::Sandbox(c) => admin::sandbox(c),
+        Command::Audit(c) => admin::audit(&home, c),
+        Command::Policy(c) => admin::policy(&home, c),
+        Command::Scan(a) => admin::scan(a),
+        Command::Secrets(c) => admin::secrets(&home, c),
     }
 }
 
@@ -216,7 +241,15 @@ fn cmd_run(home: &Home, a: RunArgs) -> Result<i32> {
         .session
         .unwrap_or_else(|| session::fresh_session_name("run"));
     let rt = runtime()?;
-    let mut opened = session::open(home, a.workspace, &session, "run")?;
+    let approver: Option<Arc<dyn ApprovalQueue>> = if std::io::stdin().is_terminal() {
+        Some(Arc::new(approve::TerminalApprover::new(
+            approve::Input::Stdin,
+            session::owner_name(),
+        )))
+    } else {
+        None
+    };
+    let mut opened = session::open(home, a.workspace, &session, "run", approver)?;
     let mut printer = session::RunPrinter::new();
     let result = rt.block_on(opened.agent.run_task(&task, &mut printer));
     let code = match result {

@@ -7,11 +7,13 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Result};
 use chela_agent::config::Config;
+use chela_agent::kernel::Kernel;
 use chela_agent::provider::Provider;
 use chela_agent::tools::{ToolContext, ALL_TOOLS};
 use chela_agent::{Agent, AgentEvent, AgentParts, Progress};
 use chela_audit::AuditLog;
 use chela_net::{NetClient, NetConfig};
+use chela_policy::{ApprovalMode, ApprovalQueue, CommandContext, NoApprover, Policy};
 use chela_sandbox::fs::Workspace;
 use chela_sandbox::{Limits, Sandbox, SandboxConfig};
 use chela_store::Store;
@@ -52,12 +54,16 @@ pub struct Opened {
     pub audit: Arc<AuditLog>,
 }
 
+/// The OS user at the terminal (login name, else `uid:N`).
+pub fn owner_name() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| format!("uid:{}", crate::uid::effective_uid().unwrap_or(u32::MAX)))
+}
+
 /// Who is at the terminal, for audit records.
 pub fn owner_actor() -> Actor {
-    let user = std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| format!("uid:{}", crate::uid::effective_uid().unwrap_or(u32::MAX)));
-    Actor::Owner { user }
+    Actor::Owner { user: owner_name() }
 }
 
 /// A fresh session name like `run-20261121-093000-4242`.
@@ -73,11 +79,81 @@ pub fn fresh_session_name(prefix: &str) -> String {
 }
 
 /// Opens config, audit, store, workspace, sandbox and provider, and builds the agent.
+/// The organisation policy file (root-owned; only tightens).
+pub const ORG_POLICY: &str = "/etc/chela/policy.toml";
+
+/// Reads the organisation policy if present. Unreadable or not root-owned → refuse (fail closed).
+pub fn org_policy_text() -> Result<Option<(String, String)>> {
+    // Tests point at their own file; release builds only ever read /etc/chela/policy.toml.
+    #[cfg(debug_assertions)]
+    let path = std::env::var("CHELA_TEST_ORG_POLICY").unwrap_or_else(|_| ORG_POLICY.to_string());
+    #[cfg(not(debug_assertions))]
+    let path = ORG_POLICY.to_string();
+    let meta = match std::fs::metadata(&path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(exit_err(
+                exit::UNSAFE_ENV,
+                format!("organisation policy {path}: {e}; Chela will not run without reading it (it must be readable and owned by root)"),
+            ))
+        }
+    };
+    use std::os::unix::fs::MetadataExt;
+    let trusted_owner = meta.uid() == 0 || cfg!(debug_assertions);
+    if !trusted_owner || meta.mode() & 0o022 != 0 {
+        return Err(exit_err(
+            exit::UNSAFE_ENV,
+            format!(
+                "organisation policy {path} must be owned by root and not writable by group or others (found uid {}, mode {:o}); fix with `sudo chown root:root {path} && sudo chmod 644 {path}`",
+                meta.uid(),
+                meta.mode() & 0o777
+            ),
+        ));
+    }
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        exit_err(
+            exit::UNSAFE_ENV,
+            format!("organisation policy {path}: {e}; Chela will not run without reading it"),
+        )
+    })?;
+    Ok(Some((path, text)))
+}
+
+/// Loads the effective policy (built-in < config.toml < organisation policy) for a workspace.
+pub fn load_policy(
+    home: &Home,
+    cfg_path: &Path,
+    cfg_text: &str,
+    workspace: &Path,
+) -> Result<Policy> {
+    let user_home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/nonexistent"));
+    let chela_home = std::fs::canonicalize(&home.root).unwrap_or_else(|_| home.root.clone());
+    let ctx = CommandContext::new(workspace, user_home, chela_home);
+    let org = org_policy_text()?;
+    let cfg_name = cfg_path.display().to_string();
+    let policy = Policy::load(
+        Some((&cfg_name, cfg_text)),
+        org.as_ref().map(|(p, t)| (p.as_str(), t.as_str())),
+        ctx,
+    )
+    .map_err(|e| exit_err(exit::USAGE, e.to_string()))?;
+    for w in &policy.warnings {
+        eprintln!("chela: policy: {w}");
+    }
+    Ok(policy)
+}
+
+/// Opens everything a session needs. `approver` is `None` when no human can be asked: then
+/// anything needing approval is refused (approval mode forced to `deny`).
 pub fn open(
     home: &Home,
     workspace: Option<PathBuf>,
     session: &str,
     command: &str,
+    approver: Option<Arc<dyn ApprovalQueue>>,
 ) -> Result<Opened> {
     home.require_initialised()
         .map_err(|e| exit_err(exit::USAGE, e.to_string()))?;
@@ -140,6 +216,18 @@ pub fn open(
         .map_err(|e| exit_err(exit::USAGE, e.to_string()))?;
 
     let store = Store::open(&home.state_db()).map_err(|e| anyhow!("{e}"))?;
+    let mut policy = load_policy(home, &cfg.path, &cfg.text, &ws_path)?;
+    let approver: Arc<dyn ApprovalQueue> = match approver {
+        Some(a) => a,
+        None => {
+            policy = policy.with_approval_mode(
+                ApprovalMode::Deny,
+                "no terminal is attached to approve actions",
+            );
+            Arc::new(NoApprover)
+        }
+    };
+    let tool_names = policy.filter_tools(ALL_TOOLS);
     let tools = ToolContext {
         workspace: Arc::new(workspace),
         sandbox,
@@ -152,12 +240,17 @@ pub fn open(
         provider,
         agent_cfg: cfg.agent.clone(),
         tools,
-        tool_names: ALL_TOOLS.iter().map(|s| s.to_string()).collect(),
+        tool_names,
         audit: audit.clone(),
         store,
         session: session.to_string(),
         actor: owner_actor(),
         record_prompts: cfg.audit.record_prompts,
+        kernel: Kernel {
+            policy: Arc::new(policy),
+            approver,
+            state: Default::default(),
+        },
     })
     .map_err(|e| anyhow!("{e}"))?;
     Ok(Opened { agent, audit })

@@ -12,7 +12,7 @@ use chela_types::{Message, Role, ToolCall};
 use rusqlite::{params, Connection, OptionalExtension};
 
 /// Schema version stored in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 /// Errors from the store. Messages name the database file.
 #[derive(Debug, thiserror::Error)]
@@ -154,7 +154,13 @@ impl Store {
                      created INTEGER NOT NULL
                  );
                  CREATE INDEX IF NOT EXISTS messages_by_session ON messages(session, id);
-                 PRAGMA user_version = 1;
+                 CREATE TABLE IF NOT EXISTS taint (
+                     session TEXT NOT NULL REFERENCES sessions(name) ON DELETE CASCADE,
+                     source TEXT NOT NULL,
+                     created INTEGER NOT NULL,
+                     PRIMARY KEY (session, source)
+                 );
+                 PRAGMA user_version = 2;
                  COMMIT;",
             )
             .map_err(sql)?;
@@ -283,6 +289,30 @@ impl Store {
         Ok(out)
     }
 
+    /// Records that untrusted content from `source` entered the session (kept across restarts:
+    /// the transcript still holds that content when the session is continued).
+    pub fn add_taint(&self, session: &str, source: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT OR IGNORE INTO taint(session, source, created) VALUES (?1, ?2, ?3)",
+                params![session, source, now() as i64],
+            )
+            .map(|_| ())
+            .map_err(|e| self.sql(e))
+    }
+
+    /// The untrusted sources recorded for a session, oldest first.
+    pub fn taint(&self, session: &str) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT source FROM taint WHERE session = ?1 ORDER BY created, source")
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map(params![session], |r| r.get::<_, String>(0))
+            .map_err(|e| self.sql(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.sql(e))
+    }
+
     /// All sessions, most recently updated first.
     pub fn list_sessions(&self) -> Result<Vec<SessionInfo>, StoreError> {
         let mut stmt = self
@@ -335,6 +365,14 @@ mod tests {
         assert_eq!(msgs.len(), 3);
         assert_eq!(msgs[1].tool_calls[0].name, "exec");
         assert_eq!(msgs[2].tool_call_id.as_deref(), Some("c1"));
+        s.add_taint("work", "web_fetch:https://example.org/")
+            .unwrap();
+        s.add_taint("work", "web_fetch:https://example.org/")
+            .unwrap();
+        assert_eq!(
+            s.taint("work").unwrap(),
+            vec!["web_fetch:https://example.org/".to_string()]
+        );
         let list = s.list_sessions().unwrap();
         assert_eq!(list[0].name, "work");
         assert_eq!(list[0].messages, 3);

@@ -71,6 +71,18 @@ impl Setup {
         std::fs::write(&path, text).expect("write config");
     }
 
+    /// Appends a line to config.toml's `[policy]` section.
+    pub fn set_policy(&self, line: &str) {
+        let path = self.home.chela_home().join("config.toml");
+        let text = std::fs::read_to_string(&path).expect("read config");
+        assert!(
+            text.contains("[policy]\n"),
+            "config has no [policy] section"
+        );
+        let text = text.replacen("[policy]\n", &format!("[policy]\n{line}\n"), 1);
+        std::fs::write(&path, text).expect("write config");
+    }
+
     /// The `content` of the tool messages in request `n` (0-based), OpenAI shape.
     pub fn tool_results(&self, n: usize) -> Vec<String> {
         let reqs = self.server.requests();
