@@ -732,6 +732,8 @@ unsafe fn fail_ready(ctrl: i32, f: Fail) -> ! {
 /// Fd of the warm helper's listening socket (daemon mode).
 const LISTENER_FD: i32 = 4;
 
+/// The helper's request loop: spare inits for an in-process `Sandbox`; for a warm helper,
+/// requests from the control socket and from clients of its listening socket, until idle.
 unsafe fn serve(p: &Prepared, ctrl: i32, ll_fd: i32) -> ! {
     let daemon = p.listener >= 0;
     let mut ctrl_open = true;
@@ -766,7 +768,7 @@ unsafe fn serve(p: &Prepared, ctrl: i32, ll_fd: i32) -> ! {
             }
             continue;
         }
-        if ctrl_open && pfds[0].revents != 0 && !handle_request(p, ctrl, ll_fd, false) {
+        if ctrl_open && pfds[0].revents != 0 && !handle_request(p, ctrl, ll_fd) {
             // the creating process went away; keep serving the listener
             libc::close(ctrl);
             ctrl_open = false;
@@ -793,7 +795,7 @@ unsafe fn serve(p: &Prepared, ctrl: i32, ll_fd: i32) -> ! {
             ) == 0
                 && cred.uid == libc::getuid();
             if ok {
-                handle_request(p, conn, ll_fd, false);
+                handle_request(p, conn, ll_fd);
             }
             libc::close(conn);
         }
@@ -914,8 +916,7 @@ unsafe fn spare_main(p: &Prepared, ll_fd: i32, notify: i32) -> ! {
 }
 
 /// Serves one run request from `sock`. Returns false when the peer closed the socket.
-/// Without `exit_on_eof`, EOF is reported instead of ending the helper.
-unsafe fn handle_request(p: &Prepared, sock: i32, ll_fd: i32, exit_on_eof: bool) -> bool {
+unsafe fn handle_request(p: &Prepared, sock: i32, ll_fd: i32) -> bool {
     let mut h = RunHeader::default();
     let mut fds = [-1i32; 8];
     let mut nfds = 0usize;
@@ -927,18 +928,12 @@ unsafe fn handle_request(p: &Prepared, sock: i32, ll_fd: i32, exit_on_eof: bool)
         &mut nfds,
     );
     if n == 0 {
-        if exit_on_eof {
-            libc::_exit(0); // the Sandbox was dropped (or chela exited)
-        }
         return false;
     }
     if n < 0 {
         if errno() == libc::EMSGSIZE {
             reply(sock, -1, libc::EMSGSIZE, -1);
             return true;
-        }
-        if exit_on_eof {
-            libc::_exit(103);
         }
         return false;
     }
