@@ -337,8 +337,17 @@ impl chela_types::Scrubber for Guard {
     }
 }
 
-fn rank(f: &Finding) -> (Action, Confidence, usize) {
-    (f.action, f.confidence, f.range.len())
+fn rank(f: &Finding) -> (Action, bool, Confidence, usize) {
+    // Specific detectors win over generic ones (assignments, URL credentials, entropy).
+    let specific = !matches!(
+        f.detector,
+        Detector::PasswordAssignment
+            | Detector::SecretAssignment
+            | Detector::UrlCredentials
+            | Detector::GenericSkApiKey
+            | Detector::HighEntropy
+    );
+    (f.action, specific, f.confidence, f.range.len())
 }
 
 /// Keeps the strongest finding where spans overlap, widening it to cover the union (fail
