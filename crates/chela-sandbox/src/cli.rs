@@ -1,9 +1,10 @@
 //! `chela sandbox run`: run one program in the sandbox with the terminal passed through.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
-use chela_types::exit;
+use chela_types::{exit, AuditSink};
 
 use crate::sandbox::{CommandSpec, ExitStatus, Sandbox, SandboxConfig};
 
@@ -18,12 +19,27 @@ pub fn run_cli(
     allow_domains: Vec<String>,
     argv: Vec<String>,
 ) -> i32 {
+    run_cli_audited(workspace, timeout, allow_domains, argv, None, None)
+}
+
+/// [`run_cli`] with an audit sink (and session name) for the egress proxy's records; with
+/// `--allow-domain` every proxied connection is then recorded, and refused if it cannot be.
+pub fn run_cli_audited(
+    workspace: &Path,
+    timeout: Duration,
+    allow_domains: Vec<String>,
+    argv: Vec<String>,
+    audit: Option<Arc<dyn AuditSink>>,
+    session: Option<String>,
+) -> i32 {
     if argv.is_empty() {
         eprintln!("chela sandbox run: no command given (usage: chela sandbox run [OPTIONS] -- CMD [ARGS…])");
         return exit::USAGE;
     }
     let mut cfg = SandboxConfig::new(workspace);
     cfg.allow_domains = allow_domains;
+    cfg.audit = audit;
+    cfg.session = session;
     let mut spec = CommandSpec::new(argv);
     spec.timeout = timeout;
     match Sandbox::run_warm_inherit(cfg, &spec) {

@@ -23,7 +23,7 @@ mod seccomp;
 mod warm;
 
 pub use check::{check, Feature, KernelReport, SIMULATE_ENV};
-pub use cli::run_cli;
+pub use cli::{run_cli, run_cli_audited};
 pub use proxy::{domain_allowed, is_public};
 pub use sandbox::{
     CommandSpec, ExitStatus, Limits, RunOutput, Sandbox, SandboxConfig, SandboxError, PROXY_PORT,

@@ -408,7 +408,11 @@ impl Sandbox {
             "userns,mnt,pid,net,ipc,uts,cgroup; {}; seccomp ({} syscalls refused, foreign ABIs killed); rlimits; no_new_privs; no capabilities{}",
             ll.describe(),
             seccomp::DENIED.len() + 4,
-            if egress { "; egress via allowlist proxy" } else { "; no network" }
+            match (egress, cfg.audit.is_some()) {
+                (false, _) => "; no network",
+                (true, true) => "; egress via allowlist proxy (audited)",
+                (true, false) => "; egress via allowlist proxy (NOT audited: no audit sink)",
+            }
         );
 
         let mut sv = [0i32; 2];
