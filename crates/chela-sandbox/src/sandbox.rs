@@ -307,7 +307,7 @@ impl Sandbox {
 
     /// Builds the sandbox and runs exactly one program with this process's stdin, stdout and
     /// stderr passed through, the helper itself acting as the program's init (one process
-    /// fewer than [`Sandbox::run_inherit`]; this is what `chela sandbox run` uses). Returns
+    /// fewer than [`Sandbox::run_inherit`]; the cold path of `chela sandbox run`). Returns
     /// when the program has ended; the namespaces are torn down in the background.
     pub fn run_once_inherit(
         cfg: SandboxConfig,
@@ -327,7 +327,10 @@ impl Sandbox {
         // SAFETY: pidfd_open on our own (possibly already exited, unreaped) child.
         let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, sb.helper, 0) };
         if pidfd < 0 {
-            return Err(io_err("opening a pidfd for the sandbox helper")(last_err()));
+            let e = last_err();
+            // SAFETY: killing our own child, which has not been reaped (no pid reuse).
+            unsafe { libc::kill(sb.helper, libc::SIGKILL) };
+            return Err(io_err("opening a pidfd for the sandbox helper")(e));
         }
         let pidfd = owned(pidfd as RawFd);
         let ctrl = {
