@@ -145,7 +145,14 @@ const MAX_SEGMENTS: usize = 512;
 
 /// Classifies a shell command line. Never panics; text that cannot be parsed is `Unknown`.
 pub fn classify(command: &str, ctx: &CommandContext) -> Classification {
-    let mut w = Walker::new(ctx);
+    classify_at(command, ctx, &ctx.cwd)
+}
+
+/// Classifies a command line that starts in `cwd` (absolute; relative paths are resolved
+/// against the context's starting directory).
+pub fn classify_at(command: &str, ctx: &CommandContext, cwd: &Path) -> Classification {
+    let cwd = ctx.resolve(cwd);
+    let mut w = Walker::new(ctx, &cwd);
     match shell::parse(command) {
         Ok(script) => w.walk_script(&script, 0),
         Err(e) => {
@@ -170,10 +177,10 @@ pub fn classify(command: &str, ctx: &CommandContext) -> Classification {
 /// Classifies a command given as an argument vector (no shell involved), e.g. a tool call
 /// `{"argv": ["git", "status"]}`.
 pub fn classify_argv(argv: &[String], ctx: &CommandContext) -> Classification {
-    let mut w = Walker::new(ctx);
+    let mut w = Walker::new(ctx, &ctx.cwd);
     let args: Vec<Arg> = argv.iter().map(|a| Arg::lit(a)).collect();
     let text = argv.join(" ");
-    w.classify_args(&args, &[], &Stdin::Terminal, &text, 0, false, &[]);
+    w.classify_args(args, &[], &Stdin::Terminal, &text, 0, false, &[]);
     w.finish(&text)
 }
 
@@ -255,6 +262,8 @@ impl Outcome {
 struct Walker<'a> {
     ctx: &'a CommandContext,
     env: HashMap<String, Option<String>>,
+    /// Undo log of variable changes: (name, previous entry).
+    journal: Vec<(String, Option<Option<String>>)>,
     cwd: Option<PathBuf>,
     funcs: HashSet<String>,
     segments: Vec<Segment>,
@@ -326,29 +335,53 @@ const DANGEROUS_ENV: &[&str] = &[
 ];
 
 impl<'a> Walker<'a> {
-    fn new(ctx: &'a CommandContext) -> Self {
-        let mut env = HashMap::new();
-        env.insert(
-            "HOME".to_string(),
-            Some(ctx.home.to_string_lossy().into_owned()),
-        );
-        env.insert(
-            "CHELA_HOME".to_string(),
-            Some(ctx.chela_home.to_string_lossy().into_owned()),
-        );
-        env.insert(
-            "PWD".to_string(),
-            Some(ctx.cwd.to_string_lossy().into_owned()),
-        );
-        env.insert("IFS".to_string(), Some(" \t\n".to_string()));
+    fn new(ctx: &'a CommandContext, cwd: &Path) -> Self {
         Walker {
             ctx,
-            env,
-            cwd: Some(ctx.cwd.clone()),
+            env: HashMap::new(),
+            journal: Vec::new(),
+            cwd: Some(cwd.to_path_buf()),
             funcs: HashSet::new(),
             segments: Vec::new(),
             downloaded: false,
             overflow: false,
+        }
+    }
+
+    /// A variable's value: `Some(Some(v))` known, `Some(None)` set to something unknown, `None`
+    /// never set here (then `HOME`, `CHELA_HOME`, `PWD` and `IFS` have their known values).
+    fn var(&self, name: &str) -> Option<String> {
+        match self.env.get(name) {
+            Some(v) => v.clone(),
+            None => match name {
+                "HOME" => Some(self.ctx.home.to_string_lossy().into_owned()),
+                "CHELA_HOME" => Some(self.ctx.chela_home.to_string_lossy().into_owned()),
+                "PWD" => self.cwd.as_ref().map(|c| c.to_string_lossy().into_owned()),
+                "IFS" => Some(" \t\n".to_string()),
+                _ => None,
+            },
+        }
+    }
+
+    /// Sets a variable, remembering the old value so branches and subshells can be undone.
+    fn set_var(&mut self, name: &str, value: Option<String>) {
+        let old = self.env.insert(name.to_string(), value);
+        self.journal.push((name.to_string(), old));
+    }
+
+    /// Restores variables to the state at journal position `mark`.
+    fn undo_to(&mut self, mark: usize) {
+        while self.journal.len() > mark {
+            if let Some((k, old)) = self.journal.pop() {
+                match old {
+                    Some(v) => {
+                        self.env.insert(k, v);
+                    }
+                    None => {
+                        self.env.remove(&k);
+                    }
+                }
+            }
         }
     }
 
@@ -430,16 +463,18 @@ impl<'a> Walker<'a> {
     /// Runs `f` on a copy of the shell state; afterwards every variable it changed (and the
     /// directory, if changed) becomes unknown, because the branch may or may not have run.
     fn conditionally<F: FnOnce(&mut Self)>(&mut self, f: F) {
-        let env_before = self.env.clone();
+        let mark = self.journal.len();
         let cwd_before = self.cwd.clone();
         f(self);
-        let mut merged = env_before.clone();
-        for (k, v) in &self.env {
-            if env_before.get(k) != Some(v) {
-                merged.insert(k.clone(), None);
+        if self.journal.len() > mark {
+            let changed: Vec<String> = self.journal[mark..]
+                .iter()
+                .map(|(k, _)| k.clone())
+                .collect();
+            for k in changed {
+                self.set_var(&k, None);
             }
         }
-        self.env = merged;
         if self.cwd != cwd_before {
             self.cwd = None;
         }
@@ -476,10 +511,10 @@ impl<'a> Walker<'a> {
             Command::Simple(sc) => self.walk_simple(sc, stdin, depth),
             Command::Subshell(s, r) => {
                 self.check_redirects_only(r, depth, "( … )");
-                let env = self.env.clone();
+                let mark = self.journal.len();
                 let cwd = self.cwd.clone();
                 self.walk_script(s, depth);
-                self.env = env;
+                self.undo_to(mark);
                 self.cwd = cwd;
             }
             Command::Group(s, r) => {
@@ -657,10 +692,7 @@ impl<'a> Walker<'a> {
                 })
             };
             let value = match (a.append, value) {
-                (true, Some(v)) => match self.env.get(&a.name) {
-                    Some(Some(old)) => Some(format!("{old}{v}")),
-                    _ => None,
-                },
+                (true, Some(v)) => self.var(&a.name).map(|old| format!("{old}{v}")),
                 (_, v) => v,
             };
             assign_notes.push(a.name.clone());
@@ -682,7 +714,7 @@ impl<'a> Walker<'a> {
                         "sets {k}, which changes which programs or code later commands run"
                     );
                 }
-                self.env.insert(k.clone(), v.clone());
+                self.set_var(k, v.clone());
             }
             if arith_subst {
                 cls = CommandClass::Unknown;
@@ -695,7 +727,7 @@ impl<'a> Walker<'a> {
 
         let args = self.expand_words(&sc.words);
         self.classify_args(
-            &args,
+            args,
             &redirs,
             &stdin,
             &sc.text,
@@ -749,6 +781,15 @@ impl<'a> Walker<'a> {
     /// Static expansion of one word into fields.
     fn expand_word(&self, w: &Word) -> Vec<Arg> {
         // Fully literal words: brace expansion applies.
+        if let [WordPart::Lit { text, quoted }] = w.parts.as_slice() {
+            if *quoted || !text.contains('{') {
+                return vec![Arg {
+                    text: text.clone(),
+                    dynamic: false,
+                    glob: !quoted && w.has_glob(),
+                }];
+            }
+        }
         if w.parts.iter().all(|p| matches!(p, WordPart::Lit { .. })) {
             let mut chars: Vec<(char, bool)> = Vec::new();
             for p in &w.parts {
@@ -775,10 +816,7 @@ impl<'a> Walker<'a> {
                 })
                 .collect();
         }
-        let ifs = match self.env.get("IFS") {
-            Some(Some(v)) => Some(v.clone()),
-            _ => None,
-        };
+        let ifs = self.var("IFS");
         let mut fields: Vec<Arg> = Vec::new();
         let mut cur = String::new();
         let mut cur_started = false;
@@ -822,10 +860,8 @@ impl<'a> Walker<'a> {
                 } => {
                     let val = if complex.is_some() {
                         None
-                    } else if name == "PWD" {
-                        self.cwd.as_ref().map(|c| c.to_string_lossy().into_owned())
                     } else {
-                        self.env.get(name).cloned().flatten()
+                        self.var(name)
                     };
                     match val {
                         Some(v) if *quoted => {
@@ -912,6 +948,15 @@ impl<'a> Walker<'a> {
             Command::Simple(sc) => sc,
             _ => return None,
         };
+        // Only a few producers have statically known output; avoid expanding anything else.
+        match sc.words.first().map(|w| w.parts.as_slice()) {
+            Some([WordPart::Lit { text, .. }])
+                if matches!(
+                    base_name(text),
+                    "echo" | "printf" | "cat" | "base64" | "base32" | "xxd" | "rev" | "tr"
+                ) => {}
+            _ => return None,
+        }
         let mut stdin_text = match stdin {
             Stdin::Text(t) => Some(t.clone()),
             _ => None,
@@ -1033,7 +1078,7 @@ impl<'a> Walker<'a> {
     #[allow(clippy::too_many_arguments)]
     fn classify_args(
         &mut self,
-        args: &[Arg],
+        args: Vec<Arg>,
         redirs: &[Redir],
         stdin: &Stdin,
         text: &str,
@@ -1044,10 +1089,9 @@ impl<'a> Walker<'a> {
         if self.overflow {
             return;
         }
-        let argv: Vec<String> = args.iter().map(|a| a.text.clone()).collect();
         let Some(first) = args.first() else {
             let mut out = Outcome::new(CommandClass::ReadOnly, "empty command");
-            self.finish_segment(text, argv, &mut out, redirs, depth, prefix_env);
+            self.finish_segment(text, Vec::new(), &mut out, redirs, depth, prefix_env);
             return;
         };
         let cwd_before = self.cwd.clone();
@@ -1075,7 +1119,13 @@ impl<'a> Walker<'a> {
                 ),
             )
         } else {
-            self.rule(args, stdin, nested_network)
+            self.rule(&args, stdin, nested_network)
+        };
+        let argv: Vec<String> = args.into_iter().map(|a| a.text).collect();
+        let parent_argv = if out.foreign.is_empty() {
+            Vec::new()
+        } else {
+            argv.clone()
         };
         // Arguments are resolved against the directory the command started in (`cd` moves it).
         let cwd_after = std::mem::replace(&mut self.cwd, cwd_before);
@@ -1087,7 +1137,7 @@ impl<'a> Walker<'a> {
             self.walk_code(&code, depth + 1, text);
         }
         for (lang, code) in std::mem::take(&mut out.foreign) {
-            self.scan_foreign(lang, &code, depth + 1);
+            self.scan_foreign(lang, &code, depth + 1, &parent_argv);
         }
         for inner in std::mem::take(&mut out.argvs) {
             let itext = inner
@@ -1096,8 +1146,12 @@ impl<'a> Walker<'a> {
                 .collect::<Vec<_>>()
                 .join(" ");
             let before = self.segments.len();
+            let name = inner
+                .first()
+                .map(|a| base_name(a.s()).to_string())
+                .unwrap_or_default();
             self.classify_args(
-                &inner,
+                inner,
                 &[],
                 &Stdin::Terminal,
                 &itext,
@@ -1105,21 +1159,17 @@ impl<'a> Walker<'a> {
                 nested_network,
                 &[],
             );
-            if out.argv_from_input {
-                let name = inner
-                    .first()
-                    .map(|a| base_name(a.s()).to_string())
-                    .unwrap_or_default();
-                if matches!(
+            if out.argv_from_input
+                && matches!(
                     name.as_str(),
                     "rm" | "unlink" | "shred" | "rmdir" | "truncate" | "mv" | "dd" | "srm" | "wipe"
-                ) {
-                    if let Some(seg) = self.segments.get_mut(before) {
-                        seg.class = seg.class.max(CommandClass::Destructive);
-                        seg.reason = format!(
-                            "`{name}` runs on every item the search or input produces (mass deletion)"
-                        );
-                    }
+                )
+            {
+                if let Some(seg) = self.segments.get_mut(before) {
+                    seg.class = seg.class.max(CommandClass::Destructive);
+                    seg.reason = format!(
+                        "`{name}` runs on every item the search or input produces (mass deletion)"
+                    );
                 }
             }
         }
@@ -1129,10 +1179,10 @@ impl<'a> Walker<'a> {
     fn walk_code(&mut self, code: &str, depth: usize, outer: &str) {
         match shell::parse_nested(code, depth) {
             Ok(s) => {
-                let env = self.env.clone();
+                let mark = self.journal.len();
                 let cwd = self.cwd.clone();
                 self.walk_script(&s, depth);
-                self.env = env;
+                self.undo_to(mark);
                 self.cwd = cwd;
             }
             Err(e) => self.push_simple(
@@ -1158,7 +1208,7 @@ impl<'a> Walker<'a> {
         prefix_env: &[(String, Option<String>)],
     ) {
         let mut class = out.class.unwrap_or(CommandClass::Unknown);
-        let mut reasons: Vec<String> = vec![out.reason.clone()];
+        let mut reasons: Vec<String> = vec![std::mem::take(&mut out.reason)];
         let mut touches_chela = false;
         let bump =
             |class: &mut CommandClass, c: CommandClass, r: String, reasons: &mut Vec<String>| {
@@ -1184,7 +1234,7 @@ impl<'a> Walker<'a> {
         // Every static argument that names Chela's files or secrets.
         for a in argv.iter() {
             for cand in path_candidates(a) {
-                let Some(p) = self.resolve(&cand) else {
+                let Some(p) = self.resolve(cand) else {
                     continue;
                 };
                 if self.ctx.is_chela_path(&p) {
@@ -1217,7 +1267,7 @@ impl<'a> Walker<'a> {
                 writes.push((r.target.clone(), false));
             } else if r.op == RedirOp::In {
                 for cand in path_candidates(&r.target.text) {
-                    if let Some(p) = self.resolve(&cand) {
+                    if let Some(p) = self.resolve(cand) {
                         if self.ctx.is_chela_path(&p) {
                             touches_chela = true;
                             bump(
@@ -1343,11 +1393,15 @@ impl<'a> Walker<'a> {
             })
             .collect::<Vec<_>>();
         reasons.dedup();
-        let reason = reasons
-            .into_iter()
-            .filter(|r| !r.is_empty())
-            .collect::<Vec<_>>()
-            .join("; ");
+        let reason = if reasons.len() == 1 {
+            reasons.pop().unwrap_or_default()
+        } else {
+            reasons
+                .into_iter()
+                .filter(|r| !r.is_empty())
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
         self.push(Segment {
             text: truncate(text, 400),
             argv,
@@ -1452,7 +1506,7 @@ impl<'a> Walker<'a> {
                         if DANGEROUS_ENV.contains(&k) {
                             o = Outcome::new(Unknown, format!("sets {k}, which changes which programs or code later commands run"));
                         }
-                        self.env.insert(k.to_string(), if a.dynamic { None } else { Some(v.to_string()) });
+                        self.set_var(k, if a.dynamic { None } else { Some(v.to_string()) });
                     }
                 }
                 o
@@ -1866,10 +1920,7 @@ impl<'a> Walker<'a> {
                     Some(a) if a.dynamic || a.text == "-" => self.cwd = None,
                     Some(a) => self.cwd = self.resolve(&a.text),
                 }
-                self.env.insert(
-                    "PWD".into(),
-                    self.cwd.as_ref().map(|c| c.to_string_lossy().into_owned()),
-                );
+
                 Outcome::new(ReadOnly, "changes directory")
             }
             "popd" => {
@@ -3195,7 +3246,15 @@ impl<'a> Walker<'a> {
 
     /// Scans code in another language for dangerous operations; shell commands found in string
     /// literals passed to `system(…)`-like calls are classified as nested shell code.
-    fn scan_foreign(&mut self, lang: &'static str, code: &str, depth: usize) {
+    /// The segment carries the interpreter's argv (`parent_argv`) so that allow rules written
+    /// for the command (`exec:python3 -c *`) cover the code scan too.
+    fn scan_foreign(
+        &mut self,
+        lang: &'static str,
+        code: &str,
+        depth: usize,
+        parent_argv: &[String],
+    ) {
         use CommandClass::*;
         let lower = code.to_lowercase();
         let mut class = InlineInterpreter;
@@ -3292,7 +3351,7 @@ impl<'a> Walker<'a> {
         };
         let mut seg = Segment {
             text: truncate(code, 200),
-            argv: Vec::new(),
+            argv: parent_argv.to_vec(),
             class,
             reason,
             depth,
@@ -3305,7 +3364,7 @@ impl<'a> Walker<'a> {
                 let cand = if let Some(r) = cand.strip_prefix("~/") {
                     self.ctx.home.join(r).to_string_lossy().into_owned()
                 } else {
-                    cand
+                    cand.to_string()
                 };
                 if !cand.starts_with('/') {
                     continue;
@@ -3391,28 +3450,29 @@ fn command_name_of(c: &Command) -> String {
 
 /// Strings inside an argument that may be paths: the argument, the part after `=`, after a
 /// leading `@` (curl data files) and after `:` (rsync/scp `host:path` is remote, skipped).
-fn path_candidates(a: &str) -> Vec<String> {
+fn path_candidates(a: &str) -> Vec<&str> {
     let mut v = Vec::new();
-    let push = |v: &mut Vec<String>, s: &str| {
+    if !a.contains('/') && !a.starts_with('.') {
+        return v;
+    }
+    fn push<'a>(v: &mut Vec<&'a str>, s: &'a str) {
         let s = s.trim_matches(|c| c == '\'' || c == '"');
-        if (s.starts_with('/')
-            || s.starts_with("./")
-            || s.starts_with("../")
-            || s.starts_with('.')
-            || s.contains('/'))
+        if (s.starts_with('.') || s.contains('/'))
             && !s.contains("://")
             && !s.starts_with("<dynamic")
         {
-            v.push(s.to_string());
+            v.push(s);
         }
-    };
+    }
     if a.starts_with('-') {
         if let Some((_, val)) = a.split_once('=') {
             push(&mut v, val);
         }
         // -o/path style
         if a.len() > 2 && !a.starts_with("--") {
-            push(&mut v, &a[2..]);
+            if let Some(rest) = a.get(2..) {
+                push(&mut v, rest);
+            }
         }
     } else {
         push(&mut v, a);

@@ -7,7 +7,7 @@ use chela_types::{Decision, Taint, Verdict};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::classify::{classify, Classification, CommandClass, Segment};
+use crate::classify::{classify_at, Classification, CommandClass, Segment};
 use crate::paths::WriteKind;
 use crate::policy::{glob_match, ApprovalMode, Gate, Policy, RuleKind, RuleSource};
 
@@ -476,8 +476,7 @@ impl Policy {
     pub fn scripts_to_hash(&self, effect: &Effect) -> Vec<String> {
         match effect {
             Effect::Exec { command, cwd, .. } => {
-                let ctx = self.context.clone().with_cwd(cwd);
-                classify(command, &ctx).script_files()
+                classify_at(command, &self.context, cwd).script_files()
             }
             _ => Vec::new(),
         }
@@ -485,11 +484,10 @@ impl Policy {
 
     fn missing_script_digests(&self, effect: &Effect) -> Vec<String> {
         match effect {
-            Effect::Exec { scripts, .. } => self
-                .scripts_to_hash(effect)
-                .into_iter()
-                .filter(|p| !scripts.iter().any(|s| &s.path == p))
-                .collect(),
+            Effect::Exec { command, cwd, .. } => {
+                let c = classify_at(command, &self.context, cwd);
+                missing_digests(effect, &c)
+            }
             _ => Vec::new(),
         }
     }
@@ -527,12 +525,19 @@ impl Policy {
             }
         }
         // Human approvals bound to this exact call.
-        let missing = self.missing_script_digests(effect);
-        let key = approval_key(effect);
+        let missing = match &classification {
+            Some(c) => missing_digests(effect, c),
+            None => Vec::new(),
+        };
         let floor = !base.auto_approvable;
-        let found = session.approvals.iter().find(|a| {
-            a.key == key && (!floor || a.scope == ApprovalScope::Once) && !a.approver.is_empty()
-        });
+        let found = if session.approvals.is_empty() {
+            None
+        } else {
+            let key = approval_key(effect);
+            session.approvals.iter().find(|a| {
+                a.key == key && (!floor || a.scope == ApprovalScope::Once) && !a.approver.is_empty()
+            })
+        };
         if let (Some(a), true) = (found, missing.is_empty()) {
             let mut d = allow(
                 rules::APPROVED,
@@ -659,7 +664,19 @@ impl Policy {
                 secret_findings,
                 ..
             } => {
-                let c = classify(command, &ctx.clone().with_cwd(cwd));
+                let cwd_abs = ctx.resolve(cwd);
+                if ctx.is_chela_path(&cwd_abs) {
+                    return (
+                        Decision::deny(
+                            rules::CHELA_CONFIG,
+                            format!("the command would start in {}, which is Chela's own state directory", cwd_abs.display()),
+                            &["CN-D6", "CN-D7"],
+                        ),
+                        None,
+                        None,
+                    );
+                }
+                let c = classify_at(command, ctx, &cwd_abs);
                 let (d, seg) = self.exec_decision(&c, *secret_findings, session);
                 (d, Some(c), seg)
             }
@@ -1101,6 +1118,17 @@ impl Policy {
         }
         (d, Some(i))
     }
+}
+
+/// Script files in `c` for which `effect` carries no digest.
+fn missing_digests(effect: &Effect, c: &Classification) -> Vec<String> {
+    let Effect::Exec { scripts, .. } = effect else {
+        return Vec::new();
+    };
+    c.script_files()
+        .into_iter()
+        .filter(|p| !scripts.iter().any(|s| &s.path == p))
+        .collect()
 }
 
 /// Whether a segment of this class needs an approval under the default mapping.

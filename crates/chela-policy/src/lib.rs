@@ -32,7 +32,7 @@ pub use approval::{
     request_approval, ApprovalAnswer, ApprovalOutcome, ApprovalQueue, ApprovalReply,
     ApprovalRequest, ApprovalUnavailable, NoApprover,
 };
-pub use classify::{classify, classify_argv, Classification, CommandClass, Segment};
+pub use classify::{classify, classify_argv, classify_at, Classification, CommandClass, Segment};
 pub use decide::{
     approval_key, rules, Approval, ApprovalBinding, ApprovalError, ApprovalScope, Assessment,
     Effect, ScriptDigest, SessionState,

@@ -2,7 +2,29 @@
 //! stores. No file system access: paths are normalised lexically (the sandbox enforces the rest,
 //! including symlinks).
 
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
+
+/// `p` starts with `prefix` on a component boundary (both absolute and normalised). A byte
+/// comparison: much cheaper than `Path::starts_with`, which re-parses components.
+pub fn has_prefix(p: &Path, prefix: &Path) -> bool {
+    bytes_have_prefix(p.as_os_str().as_bytes(), prefix.as_os_str().as_bytes())
+}
+
+fn bytes_have_prefix(a: &[u8], b: &[u8]) -> bool {
+    a.starts_with(b) && (a.len() == b.len() || b.ends_with(b"/") || a.get(b.len()) == Some(&b'/'))
+}
+
+/// The part of `p` after `prefix/`, if `p` is under `prefix`.
+fn rel_bytes<'a>(p: &'a Path, prefix: &Path) -> Option<&'a [u8]> {
+    let a = p.as_os_str().as_bytes();
+    let b = prefix.as_os_str().as_bytes();
+    if !bytes_have_prefix(a, b) {
+        return None;
+    }
+    let rest = &a[b.len()..];
+    Some(rest.strip_prefix(b"/").unwrap_or(rest))
+}
 
 /// Where a command runs and whose home it is: what the classifier resolves paths against.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -61,21 +83,22 @@ impl CommandContext {
 
     /// Whether `p` (absolute, normalised) is inside the workspace.
     pub fn in_workspace(&self, p: &Path) -> bool {
-        p.starts_with(&self.workspace)
+        has_prefix(p, &self.workspace)
     }
 
     /// Whether `p` belongs to Chela itself: `$CHELA_HOME` outside the workspace, or `/etc/chela`.
     pub fn is_chela_path(&self, p: &Path) -> bool {
-        (p.starts_with(&self.chela_home) && !p.starts_with(&self.workspace))
-            || p.starts_with("/etc/chela")
+        (has_prefix(p, &self.chela_home) && !has_prefix(p, &self.workspace))
+            || has_prefix(p, Path::new("/etc/chela"))
     }
 
     /// Whether `p` is a scratch location where writes are harmless (`/tmp`, `/dev/null`, …).
     pub fn is_scratch(&self, p: &Path) -> bool {
-        p.starts_with("/tmp")
-            || p.starts_with("/var/tmp")
-            || SCRATCH_DEVICES.iter().any(|d| p == Path::new(d))
-            || p.starts_with("/dev/fd")
+        let b = p.as_os_str().as_bytes();
+        bytes_have_prefix(b, b"/tmp")
+            || bytes_have_prefix(b, b"/var/tmp")
+            || SCRATCH_DEVICES.iter().any(|d| b == d.as_bytes())
+            || bytes_have_prefix(b, b"/dev/fd")
     }
 
     /// What writing to `p` means, if it is special.
@@ -86,29 +109,28 @@ impl CommandContext {
         if self.is_scratch(p) {
             return WriteKind::Scratch;
         }
-        if p.starts_with("/dev/tcp") || p.starts_with("/dev/udp") {
+        let b = p.as_os_str().as_bytes();
+        if bytes_have_prefix(b, b"/dev/tcp") || bytes_have_prefix(b, b"/dev/udp") {
             return WriteKind::Network;
         }
         if is_block_device(p) {
             return WriteKind::Device;
         }
-        if p.components()
-            .collect::<Vec<_>>()
-            .windows(2)
-            .any(|w| w[0].as_os_str() == ".git" && w[1].as_os_str() == "hooks")
-            || p.ends_with(".git/config")
+        if contains_seq(b, b"/.git/hooks/")
+            || b.ends_with(b"/.git/hooks")
+            || b.ends_with(b"/.git/config")
         {
             return WriteKind::StartupOrPersistence(".git hooks/config run code on git commands");
         }
-        if let Ok(rel) = p.strip_prefix(&self.home) {
+        if let Some(rel) = rel_bytes(p, &self.home) {
             for (f, why) in HOME_CONFIG {
-                if rel.starts_with(f) {
+                if bytes_have_prefix(rel, f.as_bytes()) {
                     return WriteKind::StartupOrPersistence(why);
                 }
             }
         }
         for (f, why) in SYSTEM_CONFIG {
-            if p.starts_with(f) {
+            if bytes_have_prefix(b, f.as_bytes()) {
                 return WriteKind::StartupOrPersistence(why);
             }
         }
@@ -122,21 +144,28 @@ impl CommandContext {
     /// Whether reading `p` exposes secrets or private data (credential stores, keys, CN-A3
     /// private folders). Chela's own files are reported separately by [`Self::is_chela_path`].
     pub fn is_secret_path(&self, p: &Path) -> bool {
-        if let Ok(rel) = p.strip_prefix(&self.home) {
-            if HOME_SECRETS.iter().any(|s| rel.starts_with(s)) {
+        if let Some(rel) = rel_bytes(p, &self.home) {
+            if HOME_SECRETS
+                .iter()
+                .any(|s| bytes_have_prefix(rel, s.as_bytes()))
+            {
                 return true;
             }
         }
-        if SYSTEM_SECRETS.iter().any(|s| p.starts_with(s)) {
+        let b = p.as_os_str().as_bytes();
+        if SYSTEM_SECRETS
+            .iter()
+            .any(|s| bytes_have_prefix(b, s.as_bytes()))
+        {
             return true;
         }
-        if p.starts_with("/proc") {
+        if bytes_have_prefix(b, b"/proc") {
             let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
             if matches!(name, "environ" | "mem" | "maps" | "auxv") {
                 return true;
             }
         }
-        self.private_paths.iter().any(|pp| p.starts_with(pp))
+        self.private_paths.iter().any(|pp| has_prefix(p, pp))
     }
 }
 
@@ -185,8 +214,12 @@ const SCRATCH_DEVICES: &[&str] = &[
     "/dev/full",
 ];
 
+fn contains_seq(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
 fn is_block_device(p: &Path) -> bool {
-    let s = p.to_string_lossy();
+    let b = p.as_os_str().as_bytes();
     [
         "/dev/sd",
         "/dev/hd",
@@ -204,7 +237,7 @@ fn is_block_device(p: &Path) -> bool {
         "/dev/dm-",
     ]
     .iter()
-    .any(|d| s.starts_with(d))
+    .any(|d| b.starts_with(d.as_bytes()))
 }
 
 const HOME_CONFIG: &[(&str, &str)] = &[

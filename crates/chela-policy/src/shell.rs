@@ -286,10 +286,9 @@ impl Word {
                 return;
             }
         }
-        self.parts.push(WordPart::Lit {
-            text: c.to_string(),
-            quoted,
-        });
+        let mut text = String::with_capacity(16);
+        text.push(c);
+        self.parts.push(WordPart::Lit { text, quoted });
     }
 
     fn push_str(&mut self, s: &str, quoted: bool) {
@@ -469,34 +468,39 @@ impl Parser {
         Ok(())
     }
 
-    /// Peeks the next bare word (for reserved-word detection) without consuming it.
-    fn peek_word(&self) -> String {
+    /// The next bare word (for reserved-word detection), as a slice of the input.
+    fn peek_word_slice(&self) -> &[char] {
         let mut i = self.pos;
-        let mut s = String::new();
         while let Some(&c) = self.chars.get(i) {
             if is_meta(c) || c == '"' || c == '\'' || c == '\\' || c == '$' || c == '`' {
                 break;
             }
-            s.push(c);
             i += 1;
-            if s.len() > 16 {
+            if i - self.pos > 16 {
                 break;
             }
         }
-        s
+        &self.chars[self.pos.min(i)..i]
+    }
+
+    /// Peeks the next bare word as a `String` (for messages and rare paths).
+    fn peek_word(&self) -> String {
+        self.peek_word_slice().iter().collect()
+    }
+
+    /// Whether the next bare word is exactly `w`.
+    fn word_is(&self, w: &str) -> bool {
+        let s = self.peek_word_slice();
+        s.len() == w.len() && s.iter().copied().eq(w.chars())
     }
 
     fn at_reserved(&self, words: &[&str]) -> bool {
-        let w = self.peek_word();
-        if w.is_empty() {
-            return false;
-        }
-        words.contains(&w.as_str())
+        words.iter().any(|w| self.word_is(w))
     }
 
     fn consume_word(&mut self, w: &str) -> Result<(), ParseError> {
         self.skip_ws_nl()?;
-        if self.peek_word() == w {
+        if self.word_is(w) {
             self.pos += w.chars().count();
             Ok(())
         } else {
@@ -624,10 +628,11 @@ impl Parser {
             }
             _ => {}
         }
-        let w = self.peek_word();
-        let next_after = self.chars.get(self.pos + w.chars().count()).copied();
-        let word_ends = next_after.is_none_or(is_meta);
+        let wlen = self.peek_word_slice().len();
+        let next_after = self.chars.get(self.pos + wlen).copied();
+        let word_ends = wlen > 0 && wlen <= 8 && next_after.is_none_or(is_meta);
         if word_ends {
+            let w = self.peek_word();
             match w.as_str() {
                 "{" => {
                     self.pos += 1;
@@ -736,7 +741,7 @@ impl Parser {
                 _ => return Err(self.err("expected a loop variable name")),
             }
             self.skip_ws_nl()?;
-            if self.peek_word() == "in" {
+            if self.word_is("in") {
                 self.pos += 2;
                 loop {
                     self.skip_blanks();
@@ -778,7 +783,7 @@ impl Parser {
         let mut bodies = Vec::new();
         loop {
             self.skip_ws_nl()?;
-            if self.peek_word() == "esac" {
+            if self.word_is("esac") {
                 self.pos += 4;
                 break;
             }
@@ -804,7 +809,7 @@ impl Parser {
                 self.pos += 3;
             } else if self.starts_with(";;") || self.starts_with(";&") {
                 self.pos += 2;
-            } else if self.peek_word() == "esac" {
+            } else if self.word_is("esac") {
                 self.pos += 4;
                 break;
             } else {
@@ -860,7 +865,7 @@ impl Parser {
                 }
                 _ => {}
             }
-            if self.peek_word() == "]]" {
+            if self.word_is("]]") {
                 self.pos += 2;
                 break;
             }
@@ -1085,11 +1090,15 @@ impl Parser {
         if cmd.words.is_empty() && cmd.assignments.is_empty() && cmd.redirects.is_empty() {
             return Err(self.err("missing command"));
         }
-        cmd.text = self.chars[start..self.pos]
-            .iter()
-            .collect::<String>()
-            .trim()
-            .to_string();
+        let mut a = start;
+        let mut b = self.pos;
+        while a < b && self.chars[a].is_whitespace() {
+            a += 1;
+        }
+        while b > a && self.chars[b - 1].is_whitespace() {
+            b -= 1;
+        }
+        cmd.text = self.chars[a..b].iter().collect();
         Ok(Command::Simple(cmd))
     }
 
