@@ -11,6 +11,7 @@ use chela_types::{
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use chela_guard::{Guard, InspectAction, Redactor};
 use chela_policy::{ApprovalOutcome, LoopBreaker};
 
 use crate::config::{AgentConfig, ProviderConfig};
@@ -115,6 +116,8 @@ pub struct AgentParts {
     pub record_prompts: bool,
     /// The kernel: policy, approver and session state.
     pub kernel: Kernel,
+    /// The guard: secrets and personal data never reach the model (CN-A4).
+    pub guard: Arc<Guard>,
 }
 
 /// A running agent bound to one session.
@@ -123,6 +126,7 @@ pub struct Agent {
     specs: Vec<ToolSpec>,
     system: String,
     history: Vec<Message>,
+    redactor: Redactor,
 }
 
 /// Forwards provider progress to the terminal and the audit log.
@@ -200,6 +204,7 @@ impl Agent {
             specs,
             system,
             history,
+            redactor: Redactor::new(),
         })
     }
 
@@ -238,6 +243,22 @@ impl Agent {
         task: &str,
         progress: &mut dyn Progress,
     ) -> Result<TaskOutcome, AgentError> {
+        let task = match self.guard_text(task, "user_task")? {
+            Ok(t) => t,
+            Err(summary) => {
+                self.audit(
+                    Actor::System,
+                    EventKind::TaskFinished {
+                        outcome: "refused".into(),
+                        steps: 0,
+                    },
+                )?;
+                return Ok(TaskOutcome::Refused {
+                    answer: String::new(),
+                    refusals: vec![format!("task: {summary}")],
+                });
+            }
+        };
         let user = Message::text(Role::User, task);
         self.persist(std::slice::from_ref(&user))?;
         let mut usage = Usage::default();
@@ -482,7 +503,18 @@ impl Agent {
             },
         )?;
         let started = Instant::now();
-        let outcome = tools::execute(&self.p.tools, &call.name, &args).await;
+        let mut outcome = tools::execute(&self.p.tools, &call.name, &args).await;
+        outcome.content =
+            match self.guard_text(&outcome.content, &format!("tool_output:{}", call.name))? {
+                Ok(t) => t,
+                Err(summary) => format!(
+                    "error: the output of {} was withheld by Chela's guard: {summary}",
+                    call.name
+                ),
+            };
+        if outcome.untrusted {
+            outcome.content = self.receive_untrusted(&effect, outcome.content)?;
+        }
         self.audit(
             Actor::Agent,
             EventKind::ToolFinished {
@@ -601,6 +633,62 @@ impl Agent {
                 }
             }
         }
+    }
+
+    /// Inspects `text` found at `location`: `Ok(Ok(text))` to use (possibly redacted),
+    /// `Ok(Err(summary))` when it must not go on. Every hit is audited (never the value).
+    fn guard_text(
+        &mut self,
+        text: &str,
+        location: &str,
+    ) -> Result<Result<String, String>, AgentError> {
+        let insp = self
+            .p
+            .guard
+            .inspect_with(text, location, &mut self.redactor);
+        for hit in &insp.hits {
+            self.audit(Actor::System, EventKind::GuardHit(hit.clone()))?;
+        }
+        Ok(match insp.action {
+            InspectAction::Pass => Ok(text.to_string()),
+            InspectAction::Redacted(t) => Ok(t),
+            InspectAction::Blocked { summary } => Err(summary),
+        })
+    }
+
+    /// Untrusted content (a fetched page): screens it for injection, wraps it in the untrusted
+    /// envelope, taints the session and records the contacted host.
+    fn receive_untrusted(
+        &mut self,
+        effect: &chela_policy::Effect,
+        content: String,
+    ) -> Result<String, AgentError> {
+        let (source, host) = match effect {
+            chela_policy::Effect::Fetch { url, host, .. } => {
+                (format!("web_fetch:{url}"), host.clone())
+            }
+            other => (other.kind().to_string(), String::new()),
+        };
+        if !host.is_empty() {
+            self.p.kernel.state.record_contact(&host);
+        }
+        let report = chela_guard::screen_untrusted(&content);
+        if report.is_high() {
+            self.audit(
+                Actor::System,
+                EventKind::Alert {
+                    rule: "guard.injection".into(),
+                    message: format!(
+                        "content from {source} looks like a prompt injection (score {}, {})",
+                        report.score,
+                        report.level()
+                    ),
+                    severity: "warning".into(),
+                },
+            )?;
+        }
+        self.taint(&source)?;
+        Ok(chela_guard::wrap_untrusted(&source, &content, &report))
     }
 
     /// Marks the session tainted by untrusted content from `source` (rule of two).

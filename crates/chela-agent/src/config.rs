@@ -223,6 +223,32 @@ impl Default for SandboxSection {
     }
 }
 
+/// `[net]`: where `web_fetch` may go (the provider's own endpoint is always trusted).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetSection {
+    /// Destinations `web_fetch` may reach: `host`, `*.domain`, or `*` (any public host; private,
+    /// loopback, link-local and metadata addresses stay refused).
+    #[serde(default = "default_allow_hosts")]
+    pub allow_hosts: Vec<String>,
+    /// Non-public addresses or blocks allowlisted names may resolve to (e.g. `10.1.2.3`).
+    #[serde(default)]
+    pub allow_addrs: Vec<String>,
+}
+
+fn default_allow_hosts() -> Vec<String> {
+    vec!["*".to_string()]
+}
+
+impl Default for NetSection {
+    fn default() -> Self {
+        NetSection {
+            allow_hosts: default_allow_hosts(),
+            allow_addrs: Vec::new(),
+        }
+    }
+}
+
 /// `[audit]`: what the audit log records.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -249,7 +275,7 @@ struct RawConfig {
     #[serde(default)]
     guard: Option<toml::Value>,
     #[serde(default)]
-    net: Option<toml::Value>,
+    net: NetSection,
     #[serde(default)]
     vault: Option<toml::Value>,
 }
@@ -269,6 +295,10 @@ pub struct Config {
     pub sandbox: SandboxSection,
     /// `[audit]`.
     pub audit: AuditSection,
+    /// `[net]`.
+    pub net: NetSection,
+    /// `[guard]`, parsed by chela-guard.
+    pub guard: Option<toml::Value>,
 }
 
 impl Config {
@@ -304,7 +334,7 @@ impl Config {
                 message,
             }
         })?;
-        let _ = (&raw.tools, &raw.policy, &raw.guard, &raw.net, &raw.vault);
+        let _ = (&raw.tools, &raw.policy, &raw.vault);
         let cfg = Config {
             path: path.to_path_buf(),
             text: text.to_string(),
@@ -312,6 +342,8 @@ impl Config {
             agent: raw.agent,
             sandbox: raw.sandbox,
             audit: raw.audit,
+            net: raw.net,
+            guard: raw.guard,
         };
         cfg.validate()?;
         Ok(cfg)

@@ -7,6 +7,7 @@
 
 mod agent;
 pub mod config;
+pub mod guard;
 pub mod kernel;
 pub mod prompt;
 pub mod provider;

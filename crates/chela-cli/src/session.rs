@@ -7,17 +7,20 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Result};
 use chela_agent::config::Config;
+use chela_agent::guard::{GuardOutbound, GuardScrubber};
 use chela_agent::kernel::Kernel;
 use chela_agent::provider::Provider;
 use chela_agent::tools::{ToolContext, ALL_TOOLS};
 use chela_agent::{Agent, AgentEvent, AgentParts, Progress};
 use chela_audit::AuditLog;
+use chela_guard::{Guard, GuardPolicy};
 use chela_net::{NetClient, NetConfig};
 use chela_policy::{ApprovalMode, ApprovalQueue, CommandContext, NoApprover, Policy};
 use chela_sandbox::fs::Workspace;
 use chela_sandbox::{Limits, Sandbox, SandboxConfig};
 use chela_store::Store;
 use chela_types::{exit, Actor, Event, EventKind};
+use serde::Deserialize;
 
 use crate::home::Home;
 
@@ -159,7 +162,8 @@ pub fn open(
         .map_err(|e| exit_err(exit::USAGE, e.to_string()))?;
     let cfg = Config::load(&home.config()).map_err(|e| exit_err(exit::USAGE, e.to_string()))?;
 
-    let audit = AuditLog::open(&home.audit()).map_err(|e| {
+    let guard = build_guard(&cfg)?;
+    let audit = AuditLog::open(&home.audit()).map(|log| log.with_scrubber(Arc::new(GuardScrubber(guard.clone())))).map_err(|e| {
         exit_err(
             exit::UNSAFE_ENV,
             format!("{e}\nChela refuses to act without a writable audit log (NVDB-6, CN-B3). Fix the permissions of {} or free disk space.", home.audit().display()),
@@ -203,13 +207,22 @@ pub fn open(
         ))
         .map_err(|e| exit_err(exit::UNSAFE_ENV, format!("{e}; refusing to run (NVDB-6)")))?;
 
-    let api_key = resolve_api_key(&cfg)?;
+    let api_key = resolve_api_key(&cfg, &home.root)?;
+    if let Some(key) = &api_key {
+        // The provider key is a known secret: it never reaches the model, a tool, a transcript
+        // or the audit log, and only ever travels to the provider's host (CN-D6, CNCERT-M2).
+        guard
+            .add_known_secret("provider_api_key", key)
+            .map_err(|e| exit_err(exit::USAGE, format!("provider API key: {e}")))?;
+    }
     let net_cfg = NetConfig::for_endpoint(&cfg.provider.base_url).map_err(|e| {
         exit_err(
             exit::USAGE,
             format!("provider.base_url in {}: {e}", cfg.path.display()),
         )
     })?;
+    let mut net_cfg = net_cfg;
+    net_cfg.outbound_check = Some(Arc::new(GuardOutbound(guard.clone())));
     let mut net = NetClient::new(net_cfg, audit.clone()).map_err(|e| anyhow!("{e}"))?;
     net.set_session(Some(session.to_string()));
     let provider = Provider::new(&cfg.provider, api_key, Arc::new(net))
@@ -234,6 +247,7 @@ pub fn open(
         exec_timeout: Duration::from_secs(cfg.sandbox.exec_timeout_s),
         max_exec_timeout: Duration::from_secs(cfg.sandbox.max_exec_timeout_s),
         output_chars: cfg.agent.tool_output_chars,
+        web: Some(Arc::new(web_client(&cfg, &audit, &guard, session)?)),
     };
     let agent = Agent::new(AgentParts {
         provider_cfg: cfg.provider.clone(),
@@ -251,9 +265,51 @@ pub fn open(
             approver,
             state: Default::default(),
         },
+        guard,
     })
     .map_err(|e| anyhow!("{e}"))?;
     Ok(Opened { agent, audit })
+}
+
+/// The guard with `[guard]` actions from config.toml.
+fn build_guard(cfg: &Config) -> Result<Arc<Guard>> {
+    let policy = match &cfg.guard {
+        None => GuardPolicy::default(),
+        Some(v) => GuardPolicy::deserialize(v.clone()).map_err(|e| {
+            exit_err(
+                exit::USAGE,
+                chela_agent::config::ConfigError::at_key(
+                    &cfg.path,
+                    &cfg.text,
+                    "guard",
+                    e.to_string(),
+                )
+                .to_string(),
+            )
+        })?,
+    };
+    let guard = Guard::with_policy(&policy)
+        .map_err(|e| exit_err(exit::USAGE, format!("{}: [guard]: {e}", cfg.path.display())))?;
+    Ok(Arc::new(guard))
+}
+
+/// The client `web_fetch` uses: `[net]` allowlist, SSRF guard, the guard's outbound check.
+fn web_client(
+    cfg: &Config,
+    audit: &Arc<AuditLog>,
+    guard: &Arc<Guard>,
+    session: &str,
+) -> Result<NetClient> {
+    let net_cfg = NetConfig {
+        allow_hosts: cfg.net.allow_hosts.clone(),
+        allow_addrs: cfg.net.allow_addrs.clone(),
+        outbound_check: Some(Arc::new(GuardOutbound(guard.clone()))),
+        ..NetConfig::default()
+    };
+    let mut client = NetClient::new(net_cfg, audit.clone())
+        .map_err(|e| exit_err(exit::USAGE, format!("{}: [net]: {e}", cfg.path.display())))?;
+    client.set_session(Some(session.to_string()));
+    Ok(client)
 }
 
 /// Refuses workspaces that would expose Chela's own state or the whole home directory.
@@ -280,7 +336,7 @@ fn refuse_dangerous_workspace(home: &Home, ws: &Path) -> Result<()> {
     Ok(())
 }
 
-fn resolve_api_key(cfg: &Config) -> Result<Option<String>> {
+fn resolve_api_key(cfg: &Config, home_root: &Path) -> Result<Option<String>> {
     if let Some(var) = &cfg.provider.api_key_env {
         return match std::env::var(var) {
             Ok(v) if !v.trim().is_empty() => Ok(Some(v.trim().to_string())),
@@ -294,10 +350,25 @@ fn resolve_api_key(cfg: &Config) -> Result<Option<String>> {
         };
     }
     if let Some(name) = &cfg.provider.api_key_vault {
-        return Err(exit_err(
-            exit::USAGE,
-            format!("provider.api_key_vault = {name:?}: the vault is not available in this build yet; use api_key_env"),
-        ));
+        let path = chela_vault::Vault::default_path(home_root);
+        let source = chela_vault::PassphraseSource::from_env()
+            .map_err(|e| exit_err(exit::USAGE, format!("vault: {e}")))?;
+        let mut vault = chela_vault::Vault::open(&path, &source).map_err(|e| {
+            exit_err(
+                exit::USAGE,
+                format!(
+                    "provider.api_key_vault = {name:?}: cannot open the vault {}: {e}",
+                    path.display()
+                ),
+            )
+        })?;
+        let secret = vault.get(name).map_err(|e| {
+            exit_err(
+                exit::USAGE,
+                format!("provider.api_key_vault = {name:?}: {e}; store it with `chela secrets set {name}`"),
+            )
+        })?;
+        return Ok(Some(secret.expose().to_string()));
     }
     Ok(None)
 }

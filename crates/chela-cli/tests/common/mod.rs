@@ -85,7 +85,7 @@ impl Setup {
 
     /// The `content` of the tool messages in request `n` (0-based), OpenAI shape.
     pub fn tool_results(&self, n: usize) -> Vec<String> {
-        let reqs = self.server.requests();
+        let reqs = self.server.model_requests();
         let body = &reqs[n].body;
         let mut out = Vec::new();
         for m in body["messages"].as_array().into_iter().flatten() {
