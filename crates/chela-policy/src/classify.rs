@@ -224,6 +224,18 @@ struct Redir {
     target: Arg,
 }
 
+/// Where nested code runs, which decides what happens to variables it assigns.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum CodeScope {
+    /// A child process (`bash -c`): its assignments vanish.
+    #[default]
+    Child,
+    /// The current shell (`eval`): its assignments persist.
+    Current,
+    /// Later, if at all (`trap`): its assignments make variables unknown.
+    Later,
+}
+
 /// The outcome of a command rule.
 #[derive(Default)]
 struct Outcome {
@@ -237,6 +249,9 @@ struct Outcome {
     scripts: Vec<String>,
     /// Literal shell code to classify as nested.
     code: Vec<String>,
+    /// Where that code runs: a child process (default), the current shell (`eval`) or later
+    /// (`trap`).
+    code_scope: CodeScope,
     /// Argument vectors run by this command (wrappers, `find -exec`, `xargs`).
     argvs: Vec<Vec<Arg>>,
     /// Whether nested argv commands get their arguments from input (`xargs`, `find -exec`).
@@ -269,6 +284,9 @@ struct Walker<'a> {
     segments: Vec<Segment>,
     downloaded: bool,
     overflow: bool,
+    /// Set once code we cannot see may have changed any variable (a sourced file, a function
+    /// call, `eval` of computed text): from then on only variables assigned later are known.
+    poisoned: bool,
 }
 
 fn dyn_arg(desc: &str) -> Arg {
@@ -345,7 +363,15 @@ impl<'a> Walker<'a> {
             segments: Vec::new(),
             downloaded: false,
             overflow: false,
+            poisoned: false,
         }
+    }
+
+    /// Forgets every variable value and the directory (see `poisoned`).
+    fn poison(&mut self) {
+        self.poisoned = true;
+        self.env.clear();
+        self.cwd = None;
     }
 
     /// A variable's value: `Some(Some(v))` known, `Some(None)` set to something unknown, `None`
@@ -353,6 +379,7 @@ impl<'a> Walker<'a> {
     fn var(&self, name: &str) -> Option<String> {
         match self.env.get(name) {
             Some(v) => v.clone(),
+            None if self.poisoned => None,
             None => match name {
                 "HOME" => Some(self.ctx.home.to_string_lossy().into_owned()),
                 "CHELA_HOME" => Some(self.ctx.chela_home.to_string_lossy().into_owned()),
@@ -490,11 +517,13 @@ impl<'a> Walker<'a> {
 
     fn walk_pipeline_inner(&mut self, p: &shell::Pipeline, depth: usize) {
         let mut stdin = Stdin::Terminal;
+        let mut network = false;
         for (i, cmd) in p.commands.iter().enumerate() {
             let before = self.segments.len();
             self.walk_command(cmd, &stdin, depth);
             if i + 1 < p.commands.len() {
-                let network = self.segments[before..].iter().any(|s| {
+                // Downloaded bytes stay downloaded through `tee`, `gunzip`, `cat`, …
+                network |= self.segments[before..].iter().any(|s| {
                     s.class == CommandClass::Network || s.class == CommandClass::Installer
                 });
                 let from = command_name_of(cmd);
@@ -556,6 +585,9 @@ impl<'a> Walker<'a> {
                 }
                 // A `for` loop variable takes values we do not track.
                 self.conditionally(|w| {
+                    if let Some(v) = &cp.var {
+                        w.set_var(v, None);
+                    }
                     for b in &cp.bodies {
                         w.walk_script(b, depth);
                     }
@@ -1128,13 +1160,27 @@ impl<'a> Walker<'a> {
             argv.clone()
         };
         // Arguments are resolved against the directory the command started in (`cd` moves it).
+        if out.class == Some(CommandClass::Network)
+            && redirs
+                .iter()
+                .any(|r| r.op.writes() && r.target.text != "/dev/null")
+        {
+            // `curl URL > file`: a download.
+            self.downloaded = true;
+        }
         let cwd_after = std::mem::replace(&mut self.cwd, cwd_before);
         self.finish_segment(text, argv, &mut out, redirs, depth, prefix_env);
         self.cwd = cwd_after;
 
         // Nested work.
         for code in std::mem::take(&mut out.code) {
-            self.walk_code(&code, depth + 1, text);
+            match out.code_scope {
+                CodeScope::Child => self.walk_code(&code, depth + 1, text),
+                CodeScope::Current => self.walk_code_here(&code, depth + 1, text),
+                CodeScope::Later => {
+                    self.conditionally(|w| w.walk_code_here(&code, depth + 1, text));
+                }
+            }
         }
         for (lang, code) in std::mem::take(&mut out.foreign) {
             self.scan_foreign(lang, &code, depth + 1, &parent_argv);
@@ -1172,6 +1218,22 @@ impl<'a> Walker<'a> {
                     );
                 }
             }
+        }
+    }
+
+    /// Classifies literal code that runs in the current shell (`eval`): its assignments stay.
+    fn walk_code_here(&mut self, code: &str, depth: usize, outer: &str) {
+        match shell::parse_nested(code, depth) {
+            Ok(s) => self.walk_script(&s, depth),
+            Err(e) => self.push_simple(
+                code,
+                CommandClass::Unknown,
+                format!(
+                    "nested shell code run by `{}` could not be parsed: {e}",
+                    truncate(outer, 60)
+                ),
+                depth,
+            ),
         }
     }
 
@@ -1454,6 +1516,8 @@ impl<'a> Walker<'a> {
             raw
         };
         if self.funcs.contains(name) {
+            // The function body may assign variables or change directory.
+            self.poison();
             return Outcome::new(ReadOnly, format!("calls the function `{name}` defined in this command (its body is classified separately)"));
         }
         let s: Vec<&str> = rest.iter().map(|a| a.s()).collect();
@@ -1501,6 +1565,12 @@ impl<'a> Walker<'a> {
             }
             "export" | "declare" | "typeset" | "local" | "readonly" => {
                 let mut o = Outcome::new(ReadOnly, "sets shell variables");
+                if rest.iter().any(|a| {
+                    a.dynamic || (a.text.starts_with('-') && a.text.contains('n'))
+                }) {
+                    // Name references (`declare -n`) or computed names: any variable may change.
+                    self.poison();
+                }
                 for a in rest {
                     if let Some((k, v)) = a.text.split_once('=') {
                         if DANGEROUS_ENV.contains(&k) {
@@ -1532,6 +1602,7 @@ impl<'a> Walker<'a> {
                         o = Outcome::new(Unknown, "sets a signal handler whose code is computed at run time");
                     } else if !code.text.starts_with('-') && !code.text.is_empty() {
                         o.code.push(code.text.clone());
+                        o.code_scope = CodeScope::Later;
                     }
                 }
                 o
@@ -1563,6 +1634,7 @@ impl<'a> Walker<'a> {
             n if SHELLS.contains(&n) => self.rule_shell(n, rest, stdin, nested_network),
             "eval" => {
                 if rest.iter().any(|a| a.dynamic) {
+                    self.poison();
                     if nested_network {
                         Outcome::new(Installer, "evaluates code produced by a network download")
                     } else {
@@ -1571,10 +1643,13 @@ impl<'a> Walker<'a> {
                 } else {
                     let mut o = Outcome::new(ReadOnly, "evaluates literal code (classified separately)");
                     o.code.push(s.join(" "));
+                    o.code_scope = CodeScope::Current;
                     o
                 }
             }
             "source" | "." => {
+                // The sourced file may set any variable or change directory.
+                self.poison();
                 match rest.first() {
                     None => Outcome::new(Unknown, "`source` without a file"),
                     Some(f) if f.dynamic => {
@@ -1911,6 +1986,52 @@ impl<'a> Walker<'a> {
     fn rule_reader(&mut self, name: &str, rest: &[Arg], s: &[&str]) -> Outcome {
         use CommandClass::*;
         match name {
+            "read" | "mapfile" | "readarray" | "getopts" | "unset" | "let" | "printf" => {
+                // Builtins that assign variables from input: those become unknown.
+                let is_name = |t: &str| {
+                    !t.is_empty()
+                        && t.chars().all(|ch| ch == '_' || ch.is_ascii_alphanumeric())
+                        && !t.starts_with(|ch: char| ch.is_ascii_digit())
+                };
+                let mut names: Vec<String> = Vec::new();
+                match name {
+                    "printf" => {
+                        if let Some(i) = s.iter().position(|a| *a == "-v") {
+                            if let Some(n) = s.get(i + 1) {
+                                names.push(n.to_string());
+                            }
+                        }
+                    }
+                    "getopts" => names.extend(s.get(1).map(|n| n.to_string())),
+                    "let" => names.extend(
+                        s.iter()
+                            .filter_map(|a| a.split(['=', '+', '-', '*', '/']).next())
+                            .map(str::to_string),
+                    ),
+                    "read" => {
+                        names.push("REPLY".into());
+                        names.extend(s.iter().filter(|a| is_name(a)).map(|a| a.to_string()));
+                    }
+                    "mapfile" | "readarray" => {
+                        names.push("MAPFILE".into());
+                        names.extend(s.iter().filter(|a| is_name(a)).map(|a| a.to_string()));
+                    }
+                    _ => names.extend(s.iter().filter(|a| is_name(a)).map(|a| a.to_string())),
+                }
+                for n in names {
+                    if is_name(&n) {
+                        self.set_var(&n, None);
+                    }
+                }
+                if rest.iter().any(|a| a.dynamic) && matches!(name, "read" | "printf") {
+                    // `read $x` / `printf -v $x`: which variable is set is unknown.
+                    self.poison();
+                }
+                Outcome::new(
+                    ReadOnly,
+                    format!("{name} only reads, prints or sets shell variables"),
+                )
+            }
             "cd" | "pushd" => {
                 match rest
                     .iter()
@@ -1957,6 +2078,19 @@ impl<'a> Walker<'a> {
                     o.writes = ops.into_iter().skip(1).collect();
                 }
                 o
+            }
+            "man"
+                if s.iter().any(|a| {
+                    a.starts_with("-P")
+                        || a.starts_with("--pager")
+                        || a.starts_with("-H")
+                        || a.starts_with("--html")
+                }) =>
+            {
+                Outcome::new(
+                    InlineInterpreter,
+                    "man option runs a program as the pager or browser",
+                )
             }
             "history" if s.contains(&"-c") || s.contains(&"-d") => {
                 Outcome::new(Unknown, "erases shell history (hides activity)")
@@ -2974,10 +3108,12 @@ impl<'a> Walker<'a> {
             || p.contains("printf |")
             || p.contains("/inet/")
         {
-            return Outcome::new(
+            let mut o = Outcome::new(
                 InlineInterpreter,
                 "awk program runs commands or opens network connections",
             );
+            o.code.extend(shell_strings_in_calls(p));
+            return o;
         }
         if inplace {
             return Outcome::new(WorkspaceWrite, "awk edits files in place")
@@ -3225,6 +3361,9 @@ impl<'a> Walker<'a> {
                 }
                 if args.iter().any(|a| a.starts_with("--upload-pack") || a.starts_with("--receive-pack") || a.starts_with("-u") && sub == "clone" || a.contains("ext::")) {
                     return Outcome::new(InlineInterpreter, format!("git {sub} option runs a command"));
+                }
+                if sub == "clone" || sub == "pull" || sub == "submodule" {
+                    self.downloaded = true;
                 }
                 Outcome::new(Network, format!("git {sub} talks to a remote repository"))
             }

@@ -18,6 +18,8 @@
 //! turns a decision into text a newcomer understands; [`Policy::render_show`] prints the
 //! effective policy with each rule's source.
 
+#![warn(missing_docs)]
+
 pub mod approval;
 pub mod classify;
 pub mod decide;

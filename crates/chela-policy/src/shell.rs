@@ -98,6 +98,8 @@ pub enum Command {
 pub struct Compound {
     /// `if`, `while`, `until`, `for`, `select`, `case`, `[[` or `((`.
     pub keyword: &'static str,
+    /// The loop variable of `for`/`select`.
+    pub var: Option<String>,
     /// Words in headers (loop lists, case subject and patterns, `[[ ]]` operands).
     pub words: Vec<Word>,
     /// Raw arithmetic text for `((…))` and `for ((…))`.
@@ -604,6 +606,7 @@ impl Parser {
                 let raw = self.read_arith_body()?;
                 let redirects = self.parse_trailing_redirects()?;
                 return Ok(Command::Compound(Compound {
+                    var: None,
                     keyword: "((",
                     words: Vec::new(),
                     arith: vec![raw],
@@ -698,6 +701,7 @@ impl Parser {
         }
         let redirects = self.parse_trailing_redirects()?;
         Ok(Command::Compound(Compound {
+            var: None,
             keyword: "if",
             words: Vec::new(),
             arith: Vec::new(),
@@ -714,6 +718,7 @@ impl Parser {
         self.consume_word("done")?;
         let redirects = self.parse_trailing_redirects()?;
         Ok(Command::Compound(Compound {
+            var: None,
             keyword: kw,
             words: Vec::new(),
             arith: Vec::new(),
@@ -727,6 +732,7 @@ impl Parser {
         self.skip_blanks();
         let mut words = Vec::new();
         let mut arith = Vec::new();
+        let mut var = None;
         if self.starts_with("((") {
             self.pos += 2;
             arith.push(self.read_arith_body()?);
@@ -737,7 +743,7 @@ impl Parser {
         } else {
             let name = self.parse_word()?;
             match name.literal() {
-                Some(n) if !n.is_empty() && n.chars().all(is_name_char) => {}
+                Some(n) if !n.is_empty() && n.chars().all(is_name_char) => var = Some(n),
                 _ => return Err(self.err("expected a loop variable name")),
             }
             self.skip_ws_nl()?;
@@ -767,6 +773,7 @@ impl Parser {
         self.consume_word("done")?;
         let redirects = self.parse_trailing_redirects()?;
         Ok(Command::Compound(Compound {
+            var,
             keyword: kw,
             words,
             arith,
@@ -818,6 +825,7 @@ impl Parser {
         }
         let redirects = self.parse_trailing_redirects()?;
         Ok(Command::Compound(Compound {
+            var: None,
             keyword: "case",
             words,
             arith: Vec::new(),
@@ -879,6 +887,7 @@ impl Parser {
         }
         let redirects = self.parse_trailing_redirects()?;
         Ok(Command::Compound(Compound {
+            var: None,
             keyword: "[[",
             words,
             arith: Vec::new(),
