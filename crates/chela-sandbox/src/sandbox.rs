@@ -271,14 +271,46 @@ fn set_nonblock(fd: RawFd) {
 /// [`Sandbox::run`] forks a fresh pid namespace whose program gets Landlock, seccomp, rlimits
 /// and no capabilities. `Send + Sync`; runs may proceed concurrently.
 pub struct Sandbox {
-    ctrl: Mutex<OwnedFd>,
-    helper: libc::pid_t,
+    state: Mutex<Option<Helper>>,
+    /// Set for sandboxes made by `new`: a helper that died is replaced (once per request).
+    restart: Option<SandboxConfig>,
     level: String,
     limits: Limits,
     workspace: PathBuf,
     egress: bool,
+}
+
+/// The helper process, its control socket and the proxy serving it.
+struct Helper {
+    ctrl: OwnedFd,
+    pid: libc::pid_t,
     proxy: Option<proxy::ProxyHandle>,
+    /// Do not wait for the helper to finish tearing down (the caller is about to exit).
     detached: bool,
+    /// Kill it first (it stopped answering).
+    kill: bool,
+}
+
+impl Drop for Helper {
+    fn drop(&mut self) {
+        if let Some(p) = self.proxy.take() {
+            p.stop();
+        }
+        // Closing the control socket makes the helper exit; its pid namespace (and every run
+        // still alive in it) dies with it.
+        // SAFETY: shutting down a descriptor we own; signalling our own unreaped child.
+        unsafe {
+            libc::shutdown(self.ctrl.as_raw_fd(), libc::SHUT_RDWR);
+            if self.kill {
+                libc::kill(self.pid, libc::SIGKILL);
+            }
+        }
+        if !self.detached {
+            let mut st = 0;
+            // SAFETY: reaping our own child.
+            unsafe { libc::waitpid(self.pid, &mut st, 0) };
+        }
+    }
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -325,21 +357,23 @@ impl Sandbox {
         let sb = Self::start(&cfg, Some((spec, st_w.as_raw_fd())), None)?;
         drop(st_w);
         // SAFETY: pidfd_open on our own (possibly already exited, unreaped) child.
-        let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, sb.helper, 0) };
+        let helper = sb.helper_pid().unwrap_or(-1);
+        let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, helper, 0) };
         if pidfd < 0 {
             let e = last_err();
             // SAFETY: killing our own child, which has not been reaped (no pid reuse).
-            unsafe { libc::kill(sb.helper, libc::SIGKILL) };
+            unsafe { libc::kill(helper, libc::SIGKILL) };
             return Err(io_err("opening a pidfd for the sandbox helper")(e));
         }
         let pidfd = owned(pidfd as RawFd);
         let ctrl = {
             let guard = sb
-                .ctrl
+                .state
                 .lock()
                 .map_err(|_| SandboxError::HelperGone("lock poisoned".into()))?;
+            let raw = guard.as_ref().map(|h| h.ctrl.as_raw_fd()).unwrap_or(-1);
             // SAFETY: duplicating a descriptor we own.
-            let fd = unsafe { libc::fcntl(guard.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
+            let fd = unsafe { libc::fcntl(raw, libc::F_DUPFD_CLOEXEC, 3) };
             if fd < 0 {
                 return Err(io_err("duplicating the control socket")(last_err()));
             }
@@ -475,27 +509,29 @@ impl Sandbox {
         drop(prepared);
         drop(_payload_fd);
 
-        let mut sb = Sandbox {
-            ctrl: Mutex::new(ours),
-            helper,
-            level,
-            limits: cfg.limits.clone(),
-            workspace,
-            egress,
+        let mut h = Helper {
+            ctrl: ours,
+            pid: helper,
             proxy: None,
             detached: false,
+            kill: false,
         };
+        let restart = (oneshot.is_none() && listener.is_none()).then(|| cfg.clone());
         if oneshot.is_some() {
-            return Ok(sb);
+            return Ok(Sandbox {
+                state: Mutex::new(Some(h)),
+                restart,
+                level,
+                limits: cfg.limits.clone(),
+                workspace,
+                egress,
+            });
         }
-        let (ready, fds) = {
-            let guard = sb
-                .ctrl
-                .lock()
-                .map_err(|_| SandboxError::HelperGone("lock poisoned".into()))?;
-            recv_msg::<Ready>(guard.as_raw_fd(), Duration::from_secs(20))
-                .map_err(|e| SandboxError::HelperGone(format!("no answer during setup: {e}")))?
-        };
+        let (ready, fds) =
+            recv_msg::<Ready>(h.ctrl.as_raw_fd(), Duration::from_secs(20)).map_err(|e| {
+                h.kill = true;
+                SandboxError::HelperGone(format!("no answer during setup: {e}"))
+            })?;
         if ready.status != 0 {
             let source = io::Error::from_raw_os_error(ready.errno);
             return Err(SandboxError::Setup {
@@ -509,7 +545,7 @@ impl Sandbox {
             let listener = fds
                 .next()
                 .ok_or_else(|| SandboxError::HelperGone("proxy listener missing".into()))?;
-            sb.proxy = Some(proxy::start(
+            h.proxy = Some(proxy::start(
                 listener,
                 proxy::ProxyConfig {
                     allow: cfg.allow_domains.clone(),
@@ -519,7 +555,19 @@ impl Sandbox {
                 },
             )?);
         }
-        Ok(sb)
+        Ok(Sandbox {
+            state: Mutex::new(Some(h)),
+            restart,
+            level,
+            limits: cfg.limits.clone(),
+            workspace,
+            egress,
+        })
+    }
+
+    /// Process id of the helper (for diagnostics), or `None` once it is gone.
+    pub fn helper_pid(&self) -> Option<i32> {
+        self.state.lock().ok()?.as_ref().map(|h| h.pid)
     }
 
     /// One line naming the enforced layers.
@@ -650,12 +698,34 @@ impl Sandbox {
     }
 
     /// Sends a run request to the helper; returns the pidfd of the run's init process.
+    /// A helper that died (killed, out of memory) is replaced by a fresh one and the request
+    /// is sent again; a request is only ever accepted by one helper.
     fn submit(&self, spec: &CommandSpec, stdio: [RawFd; 4]) -> Result<OwnedFd, SandboxError> {
-        let guard = self
-            .ctrl
+        let mut guard = self
+            .state
             .lock()
             .map_err(|_| SandboxError::HelperGone("control lock poisoned".into()))?;
-        submit_on(guard.as_raw_fd(), &self.limits, self.egress, spec, stdio)
+        let first = match guard.as_ref() {
+            Some(h) => submit_on(h.ctrl.as_raw_fd(), &self.limits, self.egress, spec, stdio),
+            None => Err(SandboxError::HelperGone("no helper".into())),
+        };
+        let (Err(SandboxError::HelperGone(_)), Some(cfg)) = (&first, &self.restart) else {
+            return first;
+        };
+        if let Some(mut old) = guard.take() {
+            old.kill = true; // dead or unresponsive: make sure, then reap
+        }
+        let mut fresh = Sandbox::start(cfg, None, None)?;
+        let h = fresh
+            .state
+            .get_mut()
+            .map_err(|_| SandboxError::HelperGone("control lock poisoned".into()))?
+            .take();
+        *guard = h;
+        match guard.as_ref() {
+            Some(h) => submit_on(h.ctrl.as_raw_fd(), &self.limits, self.egress, spec, stdio),
+            None => first,
+        }
     }
 }
 
@@ -922,26 +992,11 @@ fn environment(
 impl Sandbox {
     /// Closes the sandbox without waiting for the helper to finish tearing down its
     /// namespaces (for a process that is about to exit, e.g. `chela sandbox run`).
-    pub fn close_detached(mut self) {
-        self.detached = true;
-    }
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        if let Some(p) = self.proxy.take() {
-            p.stop();
-        }
-        // Closing the control socket makes the helper exit; its pid namespace (and every run
-        // still alive in it) dies with it.
-        if let Ok(fd) = self.ctrl.get_mut() {
-            // SAFETY: shutting down a descriptor we own.
-            unsafe { libc::shutdown(fd.as_raw_fd(), libc::SHUT_RDWR) };
-        }
-        if !self.detached {
-            let mut st = 0;
-            // SAFETY: reaping our own child.
-            unsafe { libc::waitpid(self.helper, &mut st, 0) };
+    pub fn close_detached(self) {
+        if let Ok(mut g) = self.state.lock() {
+            if let Some(h) = g.as_mut() {
+                h.detached = true;
+            }
         }
     }
 }

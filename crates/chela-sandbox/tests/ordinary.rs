@@ -210,3 +210,22 @@ fn refuses_root_and_reports_missing_features() {
         assert!(e.is_environment());
     }
 }
+
+#[test]
+fn a_killed_helper_is_replaced() {
+    if !unprivileged("a_killed_helper_is_replaced") {
+        return;
+    }
+    let ws = workspace();
+    let sb = sandbox(ws.path());
+    assert_ok(&sh(&sb, "echo one > /tmp/x"));
+    let old = sb.helper_pid().unwrap();
+    // SAFETY: killing the helper, our own child.
+    assert_eq!(unsafe { libc::kill(old, libc::SIGKILL) }, 0);
+    std::thread::sleep(Duration::from_millis(100));
+    let o = sh(&sb, "echo two; test -e /tmp/x || echo fresh-tmp");
+    assert_ok(&o);
+    assert_eq!(out(&o), "two\nfresh-tmp\n");
+    assert_ne!(sb.helper_pid().unwrap(), old);
+    assert_ok(&sh(&sb, "true"));
+}
