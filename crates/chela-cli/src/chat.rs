@@ -121,5 +121,8 @@ pub fn run(home: &Home, workspace: Option<PathBuf>, session_name: Option<String>
         Actor::System,
         EventKind::ChelaStopped { exit_code: code },
     ));
+    if let Err(e) = opened.audit.close() {
+        eprintln!("chela: audit: could not write the closing checkpoint: {e}");
+    }
     Ok(code)
 }

@@ -285,6 +285,9 @@ fn cmd_run(home: &Home, a: RunArgs) -> Result<i32> {
         Actor::System,
         EventKind::ChelaStopped { exit_code: code },
     ));
+    if let Err(e) = opened.audit.close() {
+        eprintln!("chela: audit: could not write the closing checkpoint: {e}");
+    }
     Ok(code)
 }
 

@@ -170,6 +170,16 @@ pub fn open(
         )
     })?;
     let audit = Arc::new(audit);
+    for torn in &audit.open_report().torn_tails {
+        eprintln!(
+            "chela: audit: an incomplete record ({} bytes at offset {} of {}) left by a crash was set aside in {} and recorded in the chain (record {}); `chela audit verify` still checks everything before it",
+            torn.bytes,
+            torn.offset,
+            torn.segment.display(),
+            torn.moved_to.display(),
+            torn.record_seq
+        );
+    }
 
     let ws_path = workspace.unwrap_or_else(|| home.workspace());
     let ws_path = std::fs::canonicalize(&ws_path)
