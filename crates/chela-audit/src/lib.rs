@@ -13,6 +13,27 @@
 //! - [`read_records`] + [`render_table`] for `chela audit show`; [`export`] for SIEMs.
 //!
 //! A log that cannot be written is an error the caller must treat as "refuse the effect".
+//!
+//! ```
+//! use chela_audit::{verify, AuditLog};
+//! use chela_types::{Actor, Event, EventKind};
+//!
+//! let home = tempfile::tempdir().unwrap();
+//! let dir = home.path().join("audit");
+//! chela_audit::init_keys(&dir).unwrap(); // at `chela init`
+//! let log = AuditLog::open(&dir).unwrap();
+//! let seq = log
+//!     .append(Event::new(
+//!         Some("s1"),
+//!         Actor::Agent,
+//!         EventKind::ToolStarted { call_id: "c1".into(), tool: "exec".into() },
+//!     ))
+//!     .unwrap();
+//! assert_eq!(seq, 2); // 0 = genesis, 1 = first checkpoint
+//! log.close().unwrap(); // also done by Drop: signed shutdown checkpoint
+//! let report = verify(&dir, None).unwrap();
+//! assert!(report.ok, "{}", report.summary());
+//! ```
 
 mod control;
 mod export;
