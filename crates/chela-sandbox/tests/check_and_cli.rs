@@ -243,3 +243,30 @@ fn run_cli_reuses_a_warm_helper_and_still_checks() {
     );
     std::env::remove_var("CHELA_SANDBOX_COLD");
 }
+
+#[test]
+fn run_cli_with_allowed_domains_goes_through_the_proxy() {
+    if !unprivileged("run_cli_with_allowed_domains_goes_through_the_proxy") {
+        return;
+    }
+    let ws = workspace();
+    let script = r#"
+import sys, urllib.request, urllib.error
+try:
+    urllib.request.urlopen("http://not-allowed.example/", timeout=10)
+except urllib.error.HTTPError as e:
+    sys.exit(0 if e.code == 403 else 1)
+sys.exit(2)
+"#;
+    let argv = vec!["python3".into(), "-c".into(), script.into()];
+    let code = run_cli(
+        ws.path(),
+        Duration::from_secs(20),
+        vec!["allowed.invalid".into()],
+        argv,
+    );
+    assert_eq!(
+        code, 0,
+        "the proxy did not answer 403 for an unlisted domain"
+    );
+}
