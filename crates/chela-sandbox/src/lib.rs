@@ -11,6 +11,8 @@
 //!
 //! See `README.md` in this crate for the design, the threat model and what each layer stops.
 
+#![warn(missing_docs)]
+
 mod check;
 mod child;
 mod cli;
