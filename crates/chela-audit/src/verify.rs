@@ -422,6 +422,26 @@ impl Verifier {
         // Hashes are independent of each other: check them on all cores first, then walk the
         // chain; lines before `hashes_ok` need no second hash.
         let hashes_ok = first_bad_hash(data, &lines);
+        if lines.is_empty() && torn.is_none() {
+            return Err(if is_last {
+                damage(
+                    DamageKind::TornTail,
+                    path,
+                    None,
+                    Some(self.expected),
+                    "the last segment is empty (a crash while rotating); the next open removes it"
+                        .into(),
+                )
+            } else {
+                damage(
+                    DamageKind::Deleted,
+                    path,
+                    None,
+                    Some(self.expected),
+                    "the segment is empty: its records were deleted".into(),
+                )
+            });
+        }
         for (i, &(s, e)) in lines.iter().enumerate() {
             let line = &data[s..e];
             let lno = Some(i as u64 + 1);

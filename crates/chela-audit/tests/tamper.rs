@@ -448,3 +448,21 @@ fn replaced_log_is_caught_by_the_head() {
     let msg = assert_damage(&dir, None, DamageKind::ForeignSegment, None);
     assert!(msg.contains(HEAD_FILE) && msg.contains("replaced"), "{msg}");
 }
+
+#[test]
+fn emptied_or_added_empty_segments_are_named() {
+    let (_d, dir) = rotated_fixture();
+    let segs = segments(&dir);
+    let saved = fs::read(&segs[1]).unwrap();
+    fs::write(&segs[1], b"").unwrap();
+    assert_damage(&dir, None, DamageKind::Deleted, None);
+    fs::write(&segs[1], saved).unwrap();
+    assert!(verify(&dir, None).unwrap().ok);
+    let extra = dir.join(format!("seg-{:010}.jsonl", segs.len() + 1));
+    fs::write(&extra, b"").unwrap();
+    assert_damage(&dir, None, DamageKind::TornTail, None);
+    // The next open removes the empty segment and the log verifies again.
+    drop(chela_audit::AuditLog::open_with(&dir, opts()).unwrap());
+    assert!(!extra.exists());
+    assert!(verify(&dir, None).unwrap().ok);
+}
