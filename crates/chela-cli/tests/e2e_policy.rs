@@ -174,47 +174,6 @@ fn tainted_session_cannot_reach_a_new_host_without_approval() {
     );
 }
 
-/// Runs `chela chat` on a pseudo-terminal (via util-linux `script`) feeding `input` lines.
-fn chat_on_pty(s: &Setup, session: &str, input: &str) -> std::process::Output {
-    use std::io::Write;
-    use std::os::unix::process::CommandExt;
-    let base = s.cmd();
-    let program = base.get_program().to_string_lossy().into_owned();
-    let mut cmd = std::process::Command::new("script");
-    cmd.args([
-        "-qefc",
-        &format!("{program} chat --session {session}"),
-        "/dev/null",
-    ]);
-    cmd.env_clear();
-    for (k, v) in base.get_envs() {
-        if let Some(v) = v {
-            cmd.env(k, v);
-        }
-    }
-    if let Some(dir) = base.get_current_dir() {
-        cmd.current_dir(dir);
-    }
-    if chela_testkit::run_as_unprivileged() {
-        cmd.uid(chela_testkit::UNPRIVILEGED_ID)
-            .gid(chela_testkit::UNPRIVILEGED_ID);
-    }
-    let mut child = cmd
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn script");
-    let mut stdin = child.stdin.take().unwrap();
-    for line in input.lines() {
-        stdin.write_all(format!("{line}\n").as_bytes()).unwrap();
-        stdin.flush().unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(400));
-    }
-    drop(stdin);
-    child.wait_with_output().unwrap()
-}
-
 #[test]
 fn chat_asks_and_the_owner_approves_once() {
     let s = Setup::new(
@@ -227,7 +186,7 @@ fn chat_asks_and_the_owner_approves_once() {
     // Created as the unprivileged user, like the agent's own files.
     s.home
         .write_file("home/.chela/workspace/build/obj/a.o", "x");
-    let out = chat_on_pty(&s, "c1", "clean the build directory\ny\n/exit");
+    let out = common::chat_on_pty(&s, "c1", &["clean the build directory", "y", "/exit"]);
     let screen = format!("{}{}", stdout(&out), stderr(&out));
     assert!(
         screen.contains("[y]es once") && !screen.contains("[s]ession"),
@@ -283,7 +242,7 @@ fn chat_owner_refuses_a_tainted_egress() {
         format!("{text}\n[net]\nallow_hosts = [\"{hostport}\", \"*\"]\n"),
     )
     .unwrap();
-    let out = chat_on_pty(&s, "c2", "summarise the page\nn\n/exit");
+    let out = common::chat_on_pty(&s, "c2", &["summarise the page", "n", "/exit"]);
     let screen = format!("{}{}", stdout(&out), stderr(&out));
     assert!(
         screen.contains("exfil.example.org") && screen.contains("Allow?"),

@@ -116,3 +116,53 @@ pub fn stdout(o: &Output) -> String {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// Runs `chela chat --session SESSION` on a pseudo-terminal (via util-linux `script`), typing
+/// each input after a pause. An input of `"<pause>"` only waits; `"<ctrl-c>"` sends ETX, which the
+/// terminal turns into SIGINT for chela.
+pub fn chat_on_pty(s: &Setup, session: &str, input: &[&str]) -> Output {
+    use std::io::Write;
+    use std::os::unix::process::CommandExt;
+    let base = s.cmd();
+    let program = base.get_program().to_string_lossy().into_owned();
+    let mut cmd = Command::new("script");
+    cmd.args([
+        "-qefc",
+        &format!("exec {program} chat --session {session}"),
+        "/dev/null",
+    ]);
+    cmd.env_clear();
+    for (k, v) in base.get_envs() {
+        if let Some(v) = v {
+            cmd.env(k, v);
+        }
+    }
+    if let Some(dir) = base.get_current_dir() {
+        cmd.current_dir(dir);
+    }
+    if chela_testkit::run_as_unprivileged() {
+        cmd.uid(chela_testkit::UNPRIVILEGED_ID)
+            .gid(chela_testkit::UNPRIVILEGED_ID);
+    }
+    let mut child = cmd
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn script");
+    let mut stdin = child.stdin.take().expect("stdin");
+    for item in input {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        match *item {
+            "<pause>" => continue,
+            "<ctrl-c>" => stdin.write_all(b"\x03").expect("write"),
+            line => stdin
+                .write_all(format!("{line}\n").as_bytes())
+                .expect("write"),
+        }
+        stdin.flush().expect("flush");
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    drop(stdin);
+    child.wait_with_output().expect("wait")
+}
