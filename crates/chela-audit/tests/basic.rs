@@ -189,3 +189,57 @@ fn show_filters_by_kind_and_time() {
     assert_eq!(table.lines().count(), all.len() + 1);
     assert!(table.contains("segment_start"));
 }
+
+#[test]
+fn verify_while_writing_reports_no_false_damage() {
+    use chela_types::{Actor, Event, EventKind};
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().to_path_buf();
+    let log = Arc::new(
+        AuditLog::open_with(
+            &dir,
+            chela_audit::AuditOptions {
+                checkpoint_every: 50,
+                checkpoint_interval: std::time::Duration::from_millis(10),
+                flush_interval: std::time::Duration::from_millis(5),
+                max_segment_bytes: 2 << 20,
+                ..quiet()
+            },
+        )
+        .unwrap(),
+    );
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (log, stop) = (Arc::clone(&log), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            let mut i = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let big = i % 10 == 0;
+                log.append(Event::new(
+                    Some("live"),
+                    Actor::Agent,
+                    EventKind::ToolProposed {
+                        call_id: format!("c{i}"),
+                        tool: "write".into(),
+                        arguments: "x".repeat(if big { 200_000 } else { 10 }),
+                    },
+                ))
+                .unwrap();
+                i += 1;
+            }
+            i
+        })
+    };
+    let mut runs = 0;
+    let start = std::time::Instant::now();
+    while start.elapsed() < std::time::Duration::from_secs(3) || runs < 20 {
+        let r = verify(&dir, None).unwrap();
+        assert!(r.ok, "false alarm while writing: {}", r.summary());
+        runs += 1;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let written = writer.join().unwrap();
+    assert!(written > 100, "{written}");
+    log.close().unwrap();
+    assert!(verify(&dir, None).unwrap().ok);
+}
