@@ -214,7 +214,7 @@ fn verify_while_writing_reports_no_false_damage() {
         std::thread::spawn(move || {
             let mut i = 0u64;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let big = i % 10 == 0;
+                let big = i.is_multiple_of(10);
                 log.append(Event::new(
                     Some("live"),
                     Actor::Agent,
