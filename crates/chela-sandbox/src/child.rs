@@ -1210,6 +1210,10 @@ unsafe fn exec_child(
     if libc::dup2(fin, 0) < 0 || libc::dup2(fout, 1) < 0 || libc::dup2(ferr, 2) < 0 {
         return (step::STDIO, errno());
     }
+    // dup2 onto the same number keeps FD_CLOEXEC (passed-through stdio): clear it explicitly
+    for fd in 0..3 {
+        libc::fcntl(fd, libc::F_SETFD, 0);
+    }
     close_from(3, true);
     if libc::chdir(cwd) < 0 {
         return (step::CHDIR, errno());
