@@ -333,9 +333,24 @@ async fn handle(
     let collected = Limited::new(req.into_body(), MAX_REQUEST_BYTES)
         .collect()
         .await;
-    let (raw_body, too_large) = match collected {
-        Ok(c) => (String::from_utf8_lossy(&c.to_bytes()).into_owned(), false),
-        Err(_) => (String::new(), true),
+    let (raw_body, body_error) = match collected {
+        Ok(c) => (String::from_utf8_lossy(&c.to_bytes()).into_owned(), None),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => (
+            String::new(),
+            Some(ApiError::new(
+                413,
+                format!(
+                    "Request exceeds the maximum allowed number of bytes ({MAX_REQUEST_BYTES})."
+                ),
+            )),
+        ),
+        Err(e) => (
+            String::new(),
+            Some(ApiError::new(
+                400,
+                format!("could not read the request body: {e}"),
+            )),
+        ),
     };
     let body = serde_json::from_str(&raw_body).unwrap_or(Value::Null);
     let record = RecordedRequest {
@@ -348,7 +363,7 @@ async fn handle(
     shared.lock().requests.push(record);
 
     let protocol = shared.protocol;
-    let out = answer(&shared, &method, &path, &headers, &raw_body, too_large).await;
+    let out = answer(&shared, &method, &path, &headers, &raw_body, body_error).await;
     Ok(into_response(protocol, out, shared.options.chunk_delay))
 }
 
@@ -365,7 +380,7 @@ async fn answer(
     path: &str,
     headers: &[(String, String)],
     raw_body: &str,
-    too_large: bool,
+    body_error: Option<ApiError>,
 ) -> Outgoing {
     let protocol = shared.protocol;
     let route = route(protocol, method, path);
@@ -411,16 +426,8 @@ async fn answer(
             Protocol::Anthropic => anthropic::models(&shared.options.models),
         };
     }
-    if too_large {
-        return render_error(
-            protocol,
-            &ApiError::new(
-                413,
-                format!(
-                    "Request exceeds the maximum allowed number of bytes ({MAX_REQUEST_BYTES})."
-                ),
-            ),
-        );
+    if let Some(e) = body_error {
+        return render_error(protocol, &e);
     }
     let validated = match protocol {
         Protocol::OpenAi => openai::validate(raw_body),

@@ -556,3 +556,18 @@ async fn streams_do_not_stall() {
         "20 streams took {took:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_request_gets_413() {
+    let server = FakeServer::start(Protocol::OpenAi, vec![Reply::text("unused")]);
+    let big = format!(
+        r#"{{"model":"m","messages":[{{"role":"user","content":"{}"}}]}}"#,
+        "a".repeat(chela_testkit::MAX_REQUEST_BYTES)
+    );
+    let got = send(openai_post(&server.base_url(), &big)).await;
+    assert_eq!(got.status, 413);
+    assert!(got.json()["error"]["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("maximum allowed number of bytes")));
+    assert_eq!(server.remaining(), 1);
+}
