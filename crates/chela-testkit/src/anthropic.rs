@@ -437,6 +437,11 @@ pub(crate) fn render(plan: Plan, rc: &RenderCtx) -> Outgoing {
                 error(&ApiError::new(529, message))
             }
         }
+        Plan::Raw {
+            status,
+            content_type,
+            body,
+        } => Outgoing::raw(status, content_type, body),
         Plan::Disconnect(text) => {
             if rc.stream {
                 stream(rc, Some(&text), &[], Tail::Abort)

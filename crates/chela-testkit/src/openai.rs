@@ -593,6 +593,11 @@ pub(crate) fn render(plan: Plan, rc: &RenderCtx) -> Outgoing {
                 error(&ApiError::new(503, message))
             }
         }
+        Plan::Raw {
+            status,
+            content_type,
+            body,
+        } => Outgoing::raw(status, content_type, body),
         Plan::Disconnect(text) => {
             if rc.stream {
                 stream(rc, Some(&text), &[], StreamTail::Abort)

@@ -51,6 +51,16 @@ pub enum Reply {
     /// abruptly (no terminator, no error event), like a dropped network link. For non-streaming
     /// requests: send the headers and half of the JSON body, then close.
     Disconnect(String),
+    /// A response outside the protocol, sent verbatim: e.g. a proxy's HTML `502` page or a `200`
+    /// whose body is not JSON. Tests that the client reports garbage clearly.
+    Raw {
+        /// HTTP status code.
+        status: u16,
+        /// `content-type` header value.
+        content_type: String,
+        /// Body, sent as is.
+        body: String,
+    },
 }
 
 /// The message of a 400 [`Reply::Error`] that renders as the provider's context-length error
@@ -105,6 +115,12 @@ pub(crate) enum Plan {
     },
     /// Partial response, then the connection is closed.
     Disconnect(String),
+    /// A verbatim non-protocol response.
+    Raw {
+        status: u16,
+        content_type: String,
+        body: String,
+    },
 }
 
 impl Reply {
@@ -171,6 +187,20 @@ impl Reply {
                     )
                 }
                 Reply::Disconnect(t) => return (delay, Plan::Disconnect(t)),
+                Reply::Raw {
+                    status,
+                    content_type,
+                    body,
+                } => {
+                    return (
+                        delay,
+                        Plan::Raw {
+                            status,
+                            content_type,
+                            body,
+                        },
+                    )
+                }
             }
         }
     }

@@ -3,9 +3,9 @@
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
@@ -82,6 +82,22 @@ impl RecordedRequest {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every string in the JSON body (keys excluded), joined with newlines: the text the model
+    /// was shown, unescaped, for assertions such as "the secret was redacted".
+    pub fn all_text(&self) -> String {
+        fn walk(v: &Value, out: &mut Vec<String>) {
+            match v {
+                Value::String(s) => out.push(s.clone()),
+                Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+                Value::Object(o) => o.values().for_each(|x| walk(x, out)),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.body, &mut out);
+        out.join("\n")
+    }
+
     /// True when the request is a model call (`POST` chat completions or messages).
     pub fn is_model_call(&self) -> bool {
         self.method == "POST"
@@ -127,6 +143,8 @@ struct Shared {
     protocol: Protocol,
     options: Options,
     state: Mutex<State>,
+    /// Signalled whenever a request is recorded.
+    arrived: Condvar,
 }
 
 impl Shared {
@@ -183,6 +201,7 @@ impl FakeServer {
                 requests: Vec::new(),
                 used: 0,
             }),
+            arrived: Condvar::new(),
         });
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
         let served = shared.clone();
@@ -233,6 +252,25 @@ impl FakeServer {
     /// Scripted replies not yet used.
     pub fn remaining(&self) -> usize {
         self.shared.lock().script.len()
+    }
+
+    /// Blocks until at least `n` requests (of any kind) have been received or `timeout` passes;
+    /// returns whether they arrived. For tests that must act while the client is mid-request
+    /// (e.g. send Ctrl-C during a delayed or slowly streamed reply).
+    pub fn wait_for_requests(&self, n: usize, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut st = self.shared.lock();
+        while st.requests.len() < n {
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            st = match self.shared.arrived.wait_timeout(st, deadline - now) {
+                Ok((guard, _)) => guard,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
+        true
     }
 
     /// Appends a reply to the script.
@@ -361,6 +399,7 @@ async fn handle(
         raw_body: raw_body.clone(),
     };
     shared.lock().requests.push(record);
+    shared.arrived.notify_all();
 
     let protocol = shared.protocol;
     let out = answer(&shared, &method, &path, &headers, &raw_body, body_error).await;
@@ -482,20 +521,27 @@ async fn answer(
 
 fn into_response(protocol: Protocol, out: Outgoing, gap: Duration) -> Response<FakeBody> {
     let (content_type, body) = match out.body {
-        OutBody::Json(v) => ("application/json", FakeBody::full(v.to_string())),
+        OutBody::Raw { content_type, body } => (content_type, FakeBody::full(body)),
+        OutBody::Json(v) => (
+            "application/json".to_string(),
+            FakeBody::full(v.to_string()),
+        ),
         OutBody::TruncatedJson { full, send } => {
             let len = full.len() as u64;
             let sent = Bytes::from(full).slice(..send);
-            ("application/json", FakeBody::truncated(sent, len))
+            (
+                "application/json".to_string(),
+                FakeBody::truncated(sent, len),
+            )
         }
         OutBody::Sse { events, end } => (
-            "text/event-stream; charset=utf-8",
+            "text/event-stream; charset=utf-8".to_string(),
             FakeBody::sse(events, end, gap),
         ),
     };
     let mut builder = Response::builder()
         .status(out.status)
-        .header("content-type", content_type);
+        .header("content-type", content_type.as_str());
     if content_type.starts_with("text/event-stream") {
         builder = builder
             .header("cache-control", "no-cache")

@@ -77,6 +77,8 @@ pub(crate) enum OutBody {
     TruncatedJson { full: String, send: usize },
     /// `text/event-stream`: each string is one complete SSE event (ending in a blank line).
     Sse { events: Vec<String>, end: End },
+    /// A verbatim body with its own content type.
+    Raw { content_type: String, body: String },
 }
 
 impl Outgoing {
@@ -86,6 +88,15 @@ impl Outgoing {
             status,
             headers: Vec::new(),
             body: OutBody::Json(body),
+        }
+    }
+
+    /// A verbatim response outside the protocol.
+    pub fn raw(status: u16, content_type: String, body: String) -> Outgoing {
+        Outgoing {
+            status,
+            headers: Vec::new(),
+            body: OutBody::Raw { content_type, body },
         }
     }
 

@@ -571,3 +571,66 @@ async fn oversized_request_gets_413() {
         .is_some_and(|m| m.contains("maximum allowed number of bytes")));
     assert_eq!(server.remaining(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_replies_are_sent_verbatim() {
+    let server = FakeServer::start(
+        Protocol::OpenAi,
+        vec![
+            Reply::Raw {
+                status: 502,
+                content_type: "text/html".into(),
+                body: "<html><body>502 Bad Gateway</body></html>".into(),
+            },
+            Reply::Raw {
+                status: 200,
+                content_type: "application/json".into(),
+                body: "this is not json".into(),
+            },
+        ],
+    );
+    let got = send(openai_post(&server.base_url(), SIMPLE)).await;
+    assert_eq!(got.status, 502);
+    assert_eq!(got.header("content-type").as_deref(), Some("text/html"));
+    assert_eq!(got.text(), "<html><body>502 Bad Gateway</body></html>");
+    let got = send(openai_post(&server.base_url(), STREAM)).await;
+    assert_eq!(got.status, 200);
+    assert_eq!(got.text(), "this is not json");
+}
+
+#[test]
+fn wait_for_requests_and_all_text() {
+    let server = FakeServer::start(
+        Protocol::OpenAi,
+        vec![Reply::delayed(
+            Duration::from_millis(500),
+            Reply::text("late"),
+        )],
+    );
+    assert!(!server.wait_for_requests(1, Duration::from_millis(50)));
+    let addr = server.addr();
+    let body = r#"{"model":"m","messages":[{"role":"system","content":"line1\nkey=\"v\""},{"role":"user","content":"caf\u00e9"}]}"#;
+    let client = std::thread::spawn(move || {
+        let mut s = std::net::TcpStream::connect(addr).expect("connect");
+        let req = format!(
+            "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer k\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        s.write_all(req.as_bytes()).expect("write");
+        let mut resp = String::new();
+        s.read_to_string(&mut resp).expect("read");
+        resp
+    });
+    let t = Instant::now();
+    assert!(server.wait_for_requests(1, Duration::from_secs(10)));
+    assert!(
+        t.elapsed() < Duration::from_millis(450),
+        "returns when the request arrives, not when it is answered"
+    );
+    let text = server.requests()[0].all_text();
+    assert!(text.contains("line1\nkey=\"v\""), "{text}");
+    assert!(text.contains("café"), "{text}");
+    assert!(!text.contains("\\n"), "unescaped: {text}");
+    assert!(client.join().expect("client").contains("late"));
+}
