@@ -346,7 +346,7 @@ fn validate_messages(messages: &[Value]) -> Result<(), ApiError> {
                     return Err(ApiError::invalid(
                         "Invalid parameter: messages with role 'tool' must be a response to a \
                          preceeding message with 'tool_calls'.",
-                        &format!("{at}.role"),
+                        &format!("messages.[{i}].role"),
                         None,
                     ));
                 }

@@ -566,3 +566,39 @@ fn into_response(protocol: Protocol, out: Outgoing, gap: Duration) -> Response<F
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_is_shareable_across_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<FakeServer>();
+        assert_send_sync::<RecordedRequest>();
+    }
+
+    #[test]
+    fn routes() {
+        assert!(matches!(
+            route(Protocol::OpenAi, "POST", "/v1/chat/completions"),
+            Route::Model
+        ));
+        assert!(matches!(
+            route(Protocol::OpenAi, "POST", "/v1/messages"),
+            Route::NotFound
+        ));
+        assert!(matches!(
+            route(Protocol::Anthropic, "POST", "/v1/messages"),
+            Route::Model
+        ));
+        assert!(matches!(
+            route(Protocol::Anthropic, "GET", "/v1/messages"),
+            Route::MethodNotAllowed
+        ));
+        assert!(matches!(
+            route(Protocol::Anthropic, "GET", "/v1/models"),
+            Route::Models
+        ));
+    }
+}
