@@ -25,6 +25,8 @@
 //! fake answers 500 with a message saying so.
 //!
 //! # Wire details tests can rely on
+//! - A scripted reply is taken when its request arrives (before any [`Reply::Delay`]), so a
+//!   client that times out and retries gets the next reply.
 //! - Tool-call ids: `call_<reply>_<index>` (OpenAI) / `toolu_<reply>_<index>` (Anthropic), with
 //!   `<reply>` the 1-based number of the scripted reply and `<index>` the 0-based call index
 //!   ([`call_id`]).

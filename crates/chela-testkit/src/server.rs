@@ -98,6 +98,22 @@ impl RecordedRequest {
         out.join("\n")
     }
 
+    /// Names of the tools offered in the request (OpenAI `tools[].function.name` or Anthropic
+    /// `tools[].name`), in order.
+    pub fn tool_names(&self) -> Vec<String> {
+        self.body["tools"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| {
+                t["function"]["name"]
+                    .as_str()
+                    .or_else(|| t["name"].as_str())
+                    .map(str::to_string)
+            })
+            .collect()
+    }
+
     /// True when the request is a model call (`POST` chat completions or messages).
     pub fn is_model_call(&self) -> bool {
         self.method == "POST"

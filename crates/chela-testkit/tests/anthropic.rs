@@ -84,6 +84,20 @@ async fn non_streaming_text_and_tool_use() {
     assert_eq!(r.header("x-api-key"), Some("sk-ant-test"));
     assert_eq!(r.header("anthropic-version"), Some("2023-06-01"));
     assert_eq!(r.body["max_tokens"], 1024);
+    assert!(r.tool_names().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tool_names_of_the_request() {
+    let server = FakeServer::start(Protocol::Anthropic, vec![Reply::text("ok")]);
+    let body = r#"{"model":"m","max_tokens":8,"messages":[{"role":"user","content":"x"}],
+        "tools":[{"name":"exec","input_schema":{"type":"object"}},
+                 {"name":"read","description":"r","input_schema":{"type":"object"}}]}"#;
+    assert_eq!(
+        send(anthropic_post(&server.base_url(), body)).await.status,
+        200
+    );
+    assert_eq!(server.requests()[0].tool_names(), vec!["exec", "read"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

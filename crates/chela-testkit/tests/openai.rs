@@ -95,6 +95,7 @@ async fn non_streaming_tool_calls_keep_raw_arguments() {
 
     let v = send(openai_post(&server.base_url(), SIMPLE)).await.json();
     assert_eq!(v["choices"][0]["message"]["content"], "Let me look.");
+    assert!(server.requests()[1].tool_names().is_empty());
     assert_eq!(
         v["choices"][0]["message"]["tool_calls"][0]["id"],
         "call_2_0"
@@ -633,4 +634,17 @@ fn wait_for_requests_and_all_text() {
     assert!(text.contains("café"), "{text}");
     assert!(!text.contains("\\n"), "unescaped: {text}");
     assert!(client.join().expect("client").contains("late"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tool_names_of_the_request() {
+    let server = FakeServer::start(Protocol::OpenAi, vec![Reply::text("ok")]);
+    let body = r#"{"model":"m","messages":[{"role":"user","content":"x"}],"tools":[
+        {"type":"function","function":{"name":"exec","parameters":{"type":"object"}}},
+        {"type":"function","function":{"name":"list"}}]}"#;
+    assert_eq!(
+        send(openai_post(&server.base_url(), body)).await.status,
+        200
+    );
+    assert_eq!(server.requests()[0].tool_names(), vec!["exec", "list"]);
 }
