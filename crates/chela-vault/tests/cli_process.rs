@@ -1,0 +1,120 @@
+//! `run_secrets_cli` as a real process: passphrase on descriptor 3 via
+//! `CHELA_VAULT_PASSPHRASE_FD`, value on piped standard input, nothing secret in argv.
+
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use chela_vault::{run_secrets_cli, PassphraseSource, Secret, SecretsCmd, Vault};
+
+const PW: &str = "fd passphrase 0123";
+
+/// Runs inside the child process only.
+#[test]
+fn child_entry() {
+    let Ok(home) = std::env::var("CHELA_VAULT_CHILD_HOME") else {
+        return;
+    };
+    let cmd = match std::env::var("CHELA_VAULT_CHILD_CMD").as_deref() {
+        Ok("set") => SecretsCmd::Set { name: "svc".into() },
+        Ok("rotate") => SecretsCmd::Rotate { name: "svc".into() },
+        _ => SecretsCmd::List { json: true },
+    };
+    std::process::exit(run_secrets_cli(Path::new(&home), cmd));
+}
+
+fn child(
+    home: &Path,
+    cmd: &str,
+    fd_env: &str,
+    pass: Option<&str>,
+    stdin: &str,
+) -> (i32, String, String) {
+    let exe = std::env::current_exe().unwrap();
+    let mut c = Command::new(exe);
+    c.args(["child_entry", "--exact", "--nocapture", "--test-threads=1"])
+        .env("CHELA_VAULT_CHILD_HOME", home)
+        .env("CHELA_VAULT_CHILD_CMD", cmd)
+        .env("CHELA_VAULT_PASSPHRASE_FD", fd_env)
+        .env_remove("CREDENTIALS_DIRECTORY")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let reader = pass.map(|p| {
+        let (r, mut w) = std::io::pipe().unwrap();
+        w.write_all(p.as_bytes()).unwrap();
+        r
+    });
+    if let Some(r) = &reader {
+        let fd = r.as_raw_fd();
+        // SAFETY: dup2/fcntl in the forked child before exec; both are async-signal-safe.
+        unsafe {
+            c.pre_exec(move || {
+                // dup2 onto itself keeps close-on-exec, so clear the flag in that case.
+                let rc = if fd == 3 {
+                    libc::fcntl(3, libc::F_SETFD, 0)
+                } else {
+                    libc::dup2(fd, 3)
+                };
+                if rc < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    let mut proc = c.spawn().unwrap();
+    drop(reader);
+    proc.stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = proc.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+#[test]
+fn passphrase_on_a_descriptor_value_on_stdin() {
+    let home = tempfile::tempdir().unwrap();
+    let (code, out, err) = child(
+        home.path(),
+        "set",
+        "3",
+        Some(PW),
+        "sk-test-PROC-4455667788\n",
+    );
+    assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+    assert!(!out.contains("sk-test-PROC") && !err.contains("sk-test-PROC"));
+    let v = Vault::open(
+        &Vault::default_path(home.path()),
+        &PassphraseSource::Value(Secret::new(PW.into())),
+    )
+    .unwrap();
+    assert_eq!(v.peek("svc").unwrap().expose(), "sk-test-PROC-4455667788");
+
+    let (code, out, _) = child(home.path(), "list", "3", Some(PW), "");
+    assert_eq!(code, 0);
+    assert!(out.contains("\"name\": \"svc\""), "{out}");
+
+    let (code, _, err) = child(home.path(), "list", "3", Some("not it at all"), "");
+    assert_eq!(code, 1);
+    assert!(err.contains("wrong passphrase"), "{err}");
+}
+
+#[test]
+fn passphrase_value_in_the_environment_is_refused() {
+    let home = tempfile::tempdir().unwrap();
+    let (code, _, err) = child(home.path(), "list", "hunter2-passphrase", None, "");
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("descriptor number") && !err.contains("hunter2"),
+        "{err}"
+    );
+}
