@@ -408,8 +408,10 @@ fn input_value(raw: &str) -> Value {
     serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_string()))
 }
 
-fn stop_reason(calls: &[(String, String)]) -> &'static str {
-    if calls.is_empty() {
+fn stop_reason(rc: &RenderCtx, calls: &[(String, String)]) -> &'static str {
+    if rc.truncated {
+        "max_tokens"
+    } else if calls.is_empty() {
         "end_turn"
     } else {
         "tool_use"
@@ -477,7 +479,7 @@ fn complete(rc: &RenderCtx, text: Option<&str>, calls: &[(String, String)]) -> V
         "role": "assistant",
         "model": rc.model,
         "content": content,
-        "stop_reason": stop_reason(calls),
+        "stop_reason": stop_reason(rc, calls),
         "stop_sequence": null,
         "usage": usage(rc.prompt_tokens, completion_tokens(text, calls))
     })
@@ -570,7 +572,7 @@ fn stream(rc: &RenderCtx, text: Option<&str>, calls: &[(String, String)], tail: 
     events.push(sse_event(
         "message_delta",
         &json!({"type": "message_delta",
-                "delta": {"stop_reason": stop_reason(calls), "stop_sequence": null},
+                "delta": {"stop_reason": stop_reason(rc, calls), "stop_sequence": null},
                 "usage": {"output_tokens": completion_tokens(text, calls)}}),
     ));
     events.push(sse_event("message_stop", &json!({"type": "message_stop"})));

@@ -614,8 +614,10 @@ pub(crate) fn render(plan: Plan, rc: &RenderCtx) -> Outgoing {
     }
 }
 
-fn finish_reason(calls: &[(String, String)]) -> &'static str {
-    if calls.is_empty() {
+fn finish_reason(rc: &RenderCtx, calls: &[(String, String)]) -> &'static str {
+    if rc.truncated {
+        "length"
+    } else if calls.is_empty() {
         "stop"
     } else {
         "tool_calls"
@@ -656,7 +658,7 @@ fn complete(rc: &RenderCtx, text: Option<&str>, calls: &[(String, String)]) -> V
             "index": 0,
             "message": message,
             "logprobs": null,
-            "finish_reason": finish_reason(calls)
+            "finish_reason": finish_reason(rc, calls)
         }],
         "usage": usage(rc.prompt_tokens, completion_tokens(text, calls)),
         "system_fingerprint": "fp_chela_testkit"
@@ -729,7 +731,7 @@ fn stream(
     }
     let end = match tail {
         StreamTail::Normal => {
-            events.push(delta(json!({}), json!(finish_reason(calls))));
+            events.push(delta(json!({}), json!(finish_reason(rc, calls))));
             if rc.include_usage {
                 events.push(chunk(
                     json!([]),

@@ -51,6 +51,9 @@ pub enum Reply {
     /// abruptly (no terminator, no error event), like a dropped network link. For non-streaming
     /// requests: send the headers and half of the JSON body, then close.
     Disconnect(String),
+    /// A text reply cut off by the output-token limit: OpenAI `finish_reason: "length"`,
+    /// Anthropic `stop_reason: "max_tokens"`.
+    Truncated(String),
     /// A response outside the protocol, sent verbatim: e.g. a proxy's HTML `502` page or a `200`
     /// whose body is not JSON. Tests that the client reports garbage clearly.
     Raw {
@@ -124,6 +127,15 @@ pub(crate) enum Plan {
 }
 
 impl Reply {
+    /// True when the reply (under any delays) is [`Reply::Truncated`].
+    pub(crate) fn is_truncated(&self) -> bool {
+        match self {
+            Reply::Truncated(_) => true,
+            Reply::Delay(_, inner) => inner.is_truncated(),
+            _ => false,
+        }
+    }
+
     /// Splits the reply into its total delay and what to send.
     pub(crate) fn plan(self) -> (Duration, Plan) {
         let mut delay = Duration::ZERO;
@@ -187,6 +199,15 @@ impl Reply {
                     )
                 }
                 Reply::Disconnect(t) => return (delay, Plan::Disconnect(t)),
+                Reply::Truncated(t) => {
+                    return (
+                        delay,
+                        Plan::Message {
+                            text: Some(t),
+                            calls: Vec::new(),
+                        },
+                    )
+                }
                 Reply::Raw {
                     status,
                     content_type,
@@ -313,6 +334,13 @@ mod tests {
                 calls: vec![]
             }
         );
+    }
+
+    #[test]
+    fn truncation_is_seen_through_delays() {
+        let r = Reply::delayed(Duration::from_millis(1), Reply::Truncated("cut".into()));
+        assert!(r.is_truncated());
+        assert!(!Reply::text("x").is_truncated());
     }
 
     #[test]

@@ -140,6 +140,8 @@ pub(crate) struct RenderCtx {
     pub reply_number: usize,
     pub prompt_tokens: u64,
     pub created: u64,
+    /// The reply stops at the output-token limit.
+    pub truncated: bool,
 }
 
 impl RenderCtx {
@@ -516,6 +518,7 @@ async fn answer(
             ),
         );
     };
+    let truncated = reply.is_truncated();
     let (delay, plan) = reply.plan();
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -528,6 +531,7 @@ async fn answer(
         reply_number,
         prompt_tokens: prompt_tokens(raw_body),
         created: unix_now(),
+        truncated,
     };
     match protocol {
         Protocol::OpenAi => openai::render(plan, &rc),

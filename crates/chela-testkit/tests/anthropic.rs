@@ -379,3 +379,24 @@ async fn models_list() {
     assert_eq!(got.json()["error"]["type"], "api_error");
     assert!(got.text().contains("script ran out"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn truncated_reply_reports_max_tokens() {
+    let server = FakeServer::start(
+        Protocol::Anthropic,
+        vec![
+            Reply::Truncated("cut of".into()),
+            Reply::Truncated("cut of".into()),
+        ],
+    );
+    let v = send(anthropic_post(&server.base_url(), SIMPLE))
+        .await
+        .json();
+    assert_eq!(v["stop_reason"], "max_tokens");
+    let evs = events(
+        &send(anthropic_post(&server.base_url(), STREAM))
+            .await
+            .text(),
+    );
+    assert_eq!(evs[evs.len() - 2].1["delta"]["stop_reason"], "max_tokens");
+}

@@ -648,3 +648,22 @@ async fn tool_names_of_the_request() {
     );
     assert_eq!(server.requests()[0].tool_names(), vec!["exec", "list"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn truncated_reply_reports_length() {
+    let server = FakeServer::start(
+        Protocol::OpenAi,
+        vec![
+            Reply::Truncated("cut of".into()),
+            Reply::Truncated("cut of".into()),
+        ],
+    );
+    let v = send(openai_post(&server.base_url(), SIMPLE)).await.json();
+    assert_eq!(v["choices"][0]["finish_reason"], "length");
+    assert_eq!(v["choices"][0]["message"]["content"], "cut of");
+    let chunks = stream_chunks(&send(openai_post(&server.base_url(), STREAM)).await.text());
+    assert_eq!(
+        chunks.last().expect("finish")["choices"][0]["finish_reason"],
+        "length"
+    );
+}
