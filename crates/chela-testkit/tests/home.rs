@@ -118,7 +118,14 @@ fn binary_under_a_private_dir_is_still_runnable() {
     let private = tempfile::tempdir().expect("tempdir");
     fs::set_permissions(private.path(), fs::Permissions::from_mode(0o700)).expect("chmod");
     let bin = private.path().join("id-copy");
-    fs::copy("/usr/bin/id", &bin).expect("copy");
+    // Copy in a child process so no write descriptor to it lives in this multi-threaded
+    // process (a concurrent fork could otherwise make exec fail with ETXTBSY).
+    let copied = std::process::Command::new("cp")
+        .arg("/usr/bin/id")
+        .arg(&bin)
+        .status()
+        .expect("run cp");
+    assert!(copied.success());
     let home = TestHome::new();
     let out = output(chela_command(&bin, &home).arg("-u"));
     assert_eq!(out.trim(), expected_id().to_string());
