@@ -316,7 +316,8 @@ impl SessionState {
 
     /// Records that `host` was contacted.
     pub fn record_contact(&mut self, host: &str) {
-        self.contacted_hosts.insert(host.to_ascii_lowercase());
+        self.contacted_hosts
+            .insert(host.to_ascii_lowercase().trim_end_matches('.').to_string());
     }
 
     /// Removes a `Once` approval for `key` (after the call it covered ran). Returns whether one
@@ -860,8 +861,9 @@ impl Policy {
                     );
                 }
                 let host_l = host.to_ascii_lowercase();
+                let host_l = host_l.trim_end_matches('.');
                 if self.tainted(session)
-                    && !session.contacted_hosts.contains(&host_l)
+                    && !session.contacted_hosts.contains(host_l)
                     && !self.taint_exempt_hosts.iter().any(|h| h.value == host_l)
                 {
                     return (
