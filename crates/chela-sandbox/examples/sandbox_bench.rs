@@ -21,6 +21,12 @@ fn main() {
     let ws = PathBuf::from(args.next().unwrap_or_else(|| ".".into()));
     let n: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(300);
     let spec = CommandSpec::new(["/bin/true"]);
+    // Optional ballast (MiB of touched heap) to see how the caller's size affects the cost.
+    let ballast_mb: usize = std::env::var("BENCH_BALLAST_MB")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let ballast = vec![1u8; ballast_mb << 20];
     let sb = match Sandbox::new(SandboxConfig::new(&ws)) {
         Ok(s) => s,
         Err(e) => {
@@ -64,5 +70,9 @@ fn main() {
     );
     println!("Sandbox::new + run + close     p50 {w50:.3} ms  p90 {w90:.3} ms");
     println!("Sandbox::run_once_inherit      p50 {o50:.3} ms  p90 {o90:.3} ms  (what `chela sandbox run` does in-process)");
-    println!("level: {}", sb.level());
+    println!(
+        "level: {} (caller ballast {} MiB)",
+        sb.level(),
+        ballast.len() >> 20
+    );
 }

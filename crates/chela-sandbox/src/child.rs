@@ -146,6 +146,190 @@ pub(crate) struct Prepared {
     pub listener: i32,
     /// Idle time after which a warm helper exits.
     pub idle_ms: u64,
+    /// `(address, length)` of every heap buffer above (the helper keeps them mapped).
+    pub keep: Vec<(usize, usize)>,
+}
+
+impl Prepared {
+    /// `(address, length)` of all heap buffers the helper and its children read.
+    pub fn addresses(&self) -> Vec<(usize, usize)> {
+        fn c(v: &mut Vec<(usize, usize)>, s: &std::ffi::CStr) {
+            v.push((s.as_ptr() as usize, s.to_bytes_with_nul().len()));
+        }
+        let mut v = vec![
+            (self.uid_map.as_ptr() as usize, self.uid_map.len()),
+            (self.gid_map.as_ptr() as usize, self.gid_map.len()),
+            (
+                self.ops.as_ptr() as usize,
+                std::mem::size_of_val(self.ops.as_slice()),
+            ),
+            (
+                self.seccomp.as_ptr() as usize,
+                std::mem::size_of_val(self.seccomp.as_slice()),
+            ),
+            (
+                self as *const Prepared as usize,
+                std::mem::size_of::<Prepared>(),
+            ),
+        ];
+        for op in &self.ops {
+            match op {
+                Op::Dir { path, .. } | Op::File { path } | Op::Seal { path, .. } => c(&mut v, path),
+                Op::Bind { src, dst, .. } => {
+                    c(&mut v, src);
+                    c(&mut v, dst);
+                }
+                Op::Tmpfs { dst, data, .. } => {
+                    c(&mut v, dst);
+                    c(&mut v, data);
+                }
+                Op::Symlink { target, link } => {
+                    c(&mut v, target);
+                    c(&mut v, link);
+                }
+                Op::Write { path, content } => {
+                    c(&mut v, path);
+                    v.push((content.as_ptr() as usize, content.len()));
+                }
+                Op::Devpts { dst } | Op::Proc { dst } => c(&mut v, dst),
+            }
+        }
+        if let Some(ll) = &self.landlock {
+            v.extend(ll.addresses());
+        }
+        v
+    }
+}
+
+/// Unmaps the large anonymous memory the helper inherited from chela (other threads' stacks
+/// and malloc arenas, big allocations): it is never touched here, and keeping it would make
+/// every fork copy its page tables and keep chela's old pages alive (copy-on-write).
+/// Kept: the byte ranges in `keep` (every buffer the helper reads), a window around the stack
+/// pointer and around the thread's TLS, file-backed and small mappings. Adjacent anonymous
+/// mappings may have been merged by the kernel, so only the gaps between kept ranges are
+/// unmapped. Raw syscalls and stack buffers only.
+///
+/// # Safety
+/// Must run in the freshly cloned helper, before anything else uses the heap.
+pub(crate) unsafe fn trim_memory(keep: &[(usize, usize)]) {
+    const PAGE: usize = 4096;
+    const WINDOW: usize = 1 << 20;
+    let marker = 0u8;
+    let sp = &marker as *const u8 as usize;
+    let tls = libc::__errno_location() as usize;
+    let fd = libc::open(
+        c"/proc/self/maps".as_ptr(),
+        libc::O_RDONLY | libc::O_CLOEXEC,
+    );
+    if fd < 0 {
+        return;
+    }
+    let mut maps = [(0usize, 0usize); 256];
+    let mut nm = 0usize;
+    let mut buf = [0u8; 8192];
+    let mut line = [0u8; 512];
+    let mut ll = 0usize;
+    loop {
+        let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
+        if n <= 0 {
+            break;
+        }
+        for &b in &buf[..n as usize] {
+            if b != b'\n' {
+                if ll < line.len() {
+                    line[ll] = b;
+                    ll += 1;
+                }
+                continue;
+            }
+            if let Some(m) = candidate(&line[..ll]) {
+                if nm < maps.len() {
+                    maps[nm] = m;
+                    nm += 1;
+                }
+            }
+            ll = 0;
+        }
+    }
+    libc::close(fd);
+    for &(start, end) in &maps[..nm] {
+        // kept intervals inside this mapping, sorted by start (insertion sort, no allocation)
+        let mut kept = [(0usize, 0usize); 512];
+        let mut nk = 0usize;
+        let mut overflow = false;
+        let mut add = |lo: usize, hi: usize| {
+            let lo = (lo.max(start) / PAGE) * PAGE;
+            let hi = hi.min(end).div_ceil(PAGE) * PAGE;
+            if lo >= hi || overflow {
+                return;
+            }
+            if nk == kept.len() {
+                overflow = true; // too many pieces to track: keep this mapping whole
+                return;
+            }
+            let mut k = nk;
+            while k > 0 && kept[k - 1].0 > lo {
+                kept[k] = kept[k - 1];
+                k -= 1;
+            }
+            kept[k] = (lo, hi);
+            nk += 1;
+        };
+        add(sp.saturating_sub(WINDOW), sp.saturating_add(WINDOW));
+        add(tls.saturating_sub(WINDOW), tls.saturating_add(WINDOW));
+        let kp = keep.as_ptr() as usize;
+        add(kp, kp + std::mem::size_of_val(keep));
+        for &(a, len) in keep {
+            add(a, a.saturating_add(len.max(1)));
+        }
+        if overflow {
+            continue;
+        }
+        let mut cur = start;
+        for &(lo, hi) in &kept[..nk] {
+            if lo > cur {
+                libc::munmap(cur as *mut libc::c_void, lo - cur);
+            }
+            cur = cur.max(hi);
+        }
+        if cur < end {
+            libc::munmap(cur as *mut libc::c_void, end - cur);
+        }
+    }
+}
+
+/// A private, writable, anonymous mapping of at least 1 MiB: `(start, end)`.
+fn candidate(line: &[u8]) -> Option<(usize, usize)> {
+    let mut fields = line.split(|b| *b == b' ').filter(|f| !f.is_empty());
+    let range = fields.next()?;
+    let perms = fields.next()?;
+    let _offset = fields.next()?;
+    let _dev = fields.next()?;
+    let inode = fields.next()?;
+    let path = fields.next().unwrap_or(b"");
+    if perms != b"rw-p" || inode != b"0" {
+        return None;
+    }
+    if !(path.is_empty() || path == b"[heap]" || path.starts_with(b"[anon:")) {
+        return None;
+    }
+    let dash = range.iter().position(|b| *b == b'-')?;
+    let start = hex(&range[..dash])?;
+    let end = hex(&range[dash + 1..])?;
+    (end > start && end - start >= 1 << 20).then_some((start, end))
+}
+
+fn hex(s: &[u8]) -> Option<usize> {
+    let mut v = 0usize;
+    for &c in s {
+        let d = match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            _ => return None,
+        };
+        v = v.checked_mul(16)?.checked_add(d as usize)?;
+    }
+    Some(v)
 }
 
 /// A single run prepared before the helper is cloned: the program's stdio are the caller's
@@ -595,6 +779,7 @@ unsafe fn setup(p: &Prepared) -> Result<i32, Fail> {
 /// # Safety
 /// Must be the child of a raw `clone` with the namespace flags; never returns.
 pub(crate) unsafe fn zygote_main(p: &Prepared) -> ! {
+    trim_memory(&p.keep);
     // Control socket to fd 3; in one-shot mode the status pipe to 4 and the payload to 5
     // (stdio stays the caller's); otherwise /dev/null on 0-2. Nothing else is inherited.
     let c = libc::fcntl(p.ctrl, libc::F_DUPFD_CLOEXEC, 100);

@@ -128,6 +128,27 @@ impl LandlockPlan {
         })
     }
 
+    /// `(address, length)` of the heap buffers this plan reads (for the helper's memory
+    /// trimming).
+    pub fn addresses(&self) -> Vec<(usize, usize)> {
+        let mut v = vec![
+            (
+                self.rules.as_ptr() as usize,
+                std::mem::size_of_val(self.rules.as_slice()),
+            ),
+            (
+                self.ports.as_ptr() as usize,
+                std::mem::size_of_val(self.ports.as_slice()),
+            ),
+        ];
+        v.extend(
+            self.rules
+                .iter()
+                .map(|(c, _)| (c.as_ptr() as usize, c.to_bytes_with_nul().len())),
+        );
+        v
+    }
+
     /// Human description of what this plan enforces.
     pub fn describe(&self) -> String {
         let mut parts = vec!["fs"];

@@ -478,6 +478,7 @@ impl Sandbox {
             oneshot: None,
             listener: listener.unwrap_or(-1),
             idle_ms: crate::warm::IDLE_MS,
+            keep: Vec::new(),
         };
         let mut _payload_fd = None;
         let mut prepared = prepared;
@@ -490,6 +491,9 @@ impl Sandbox {
             });
             _payload_fd = Some(memfd);
         }
+        // Addresses of everything the helper reads, so it can unmap the rest of this
+        // process's memory it inherits (see child::trim_memory).
+        prepared.keep = prepared.addresses();
         // SAFETY: the child runs only async-signal-safe code on memory prepared above and
         // never returns (zygote_main ends in _exit).
         let pid =

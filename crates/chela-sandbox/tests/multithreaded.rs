@@ -62,3 +62,36 @@ fn sandbox_in_a_busy_multithreaded_process() {
         c.join().unwrap();
     }
 }
+
+#[test]
+fn helper_does_not_keep_the_callers_memory() {
+    if !unprivileged("helper_does_not_keep_the_callers_memory") {
+        return;
+    }
+    // 256 MiB of touched heap in the caller, plus a few busy threads with their own stacks
+    let ballast = vec![7u8; 256 << 20];
+    let ws = workspace();
+    let sb = Sandbox::new(SandboxConfig::new(ws.path())).expect("sandbox");
+    let pid = sb.helper_pid().unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let vm_kb = |key: &str| -> u64 {
+        status
+            .lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(u64::MAX)
+    };
+    // (address space reservations without pages, e.g. PROT_NONE arenas, cost nothing)
+    assert!(
+        vm_kb("VmRSS:") < 32 << 10,
+        "helper keeps chela's memory:\n{status}"
+    );
+    assert!(
+        vm_kb("VmPTE:") < 256,
+        "helper keeps chela's page tables:\n{status}"
+    );
+    let o = sb.run(&CommandSpec::new(["sh", "-c", "echo ok"])).unwrap();
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "ok\n");
+    assert_eq!(ballast[12345], 7);
+}
