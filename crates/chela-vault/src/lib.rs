@@ -460,6 +460,22 @@ impl Vault {
         }
     }
 
+    /// Opens `$CHELA_HOME/secrets.vault` with the passphrase from the environment's source
+    /// ([`PassphraseSource::from_env`]: descriptor, systemd credential, or terminal).
+    pub fn open_default(home: &Path) -> Result<Vault, VaultError> {
+        Vault::open(&Vault::default_path(home), &PassphraseSource::from_env()?)
+    }
+
+    /// Every entry's name and value, e.g. to register each value with the guard's exact-value
+    /// scrubber so it is masked wherever it shows up (transcripts, audit, tool output).
+    pub fn all_values(&self) -> Result<Vec<(String, Secret)>, VaultError> {
+        self.body
+            .entries
+            .iter()
+            .map(|e| Ok((e.name.clone(), self.decrypt(e)?)))
+            .collect()
+    }
+
     /// The file this vault lives in.
     pub fn path(&self) -> &Path {
         &self.path

@@ -106,6 +106,12 @@ fn round_trip_rotate_remove() {
         v.peek("openai").unwrap().expose(),
         "sk-test-NEWKEY-999999999"
     );
+    let all = v.all_values().unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(
+        (all[0].0.as_str(), all[0].1.expose()),
+        ("openai", "sk-test-NEWKEY-999999999")
+    );
     let info = v.list();
     assert_eq!(info.len(), 1);
     assert!(info[0].rotated.is_some());
