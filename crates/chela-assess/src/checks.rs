@@ -49,10 +49,14 @@ impl Outcome {
         self
     }
     /// Raises the status to `s` (never lowers it) and records why.
+    /// At the same (non-pass) status the reason is appended.
     fn raise(&mut self, s: Status, why: impl Into<String>) {
+        let why = why.into();
         if s > self.status {
             self.status = s;
-            self.summary = why.into();
+            self.summary = why;
+        } else if s == self.status && s != Status::Pass && !self.summary.contains(&why) {
+            self.summary = format!("{}; {why}", self.summary);
         }
     }
 }
@@ -250,7 +254,7 @@ fn probe_status(f: &Facts, need: fn(&crate::probe::ProbeRun) -> bool) -> (Status
         ),
         Some(ProbeOutcome::Ran(r)) if need(r) => (
             Status::Pass,
-            format!("a real escape probe was contained by {}", r.level),
+            "a live escape probe (write outside the workspace, write to /usr, TCP to host loopback) was contained".into(),
         ),
         Some(ProbeOutcome::Ran(_)) => (
             Status::Fail,

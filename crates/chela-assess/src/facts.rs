@@ -426,13 +426,14 @@ fn gather_config(home: &Path, guard: Option<&chela_guard::Guard>) -> ConfigFacts
         }
     }
     if let Some(g) = guard {
-        let gateway_lines: Vec<usize> = gateway_token_lines(&text);
+        let mut skip: Vec<usize> = gateway_token_lines(&text);
+        skip.extend(reference_lines(&text));
         for f in g.find(&text) {
             if f.confidence == chela_guard::Confidence::Low {
                 continue;
             }
             let (line, _) = f.line_col(&text);
-            if gateway_lines.contains(&line) {
+            if skip.contains(&line) {
                 continue;
             }
             c.guard_findings.push(format!(
@@ -444,6 +445,21 @@ fn gather_config(home: &Path, guard: Option<&chela_guard::Guard>) -> ConfigFacts
         }
     }
     c
+}
+
+/// 1-based lines assigning a *name* of a credential (`api_key_env = "OPENAI_API_KEY"`,
+/// `api_key_vault = "provider-key"`), not a credential.
+pub fn reference_lines(text: &str) -> Vec<usize> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| {
+            l.split_once('=').is_some_and(|(k, _)| {
+                let k = k.trim();
+                k.ends_with("_env") || k.ends_with("_vault")
+            })
+        })
+        .map(|(i, _)| i + 1)
+        .collect()
 }
 
 /// 1-based lines of `[gateway]` token assignments.
@@ -466,6 +482,9 @@ pub fn gateway_token_lines(text: &str) -> Vec<usize> {
     }
     out
 }
+
+/// Whether a floor probe's decision held.
+type FloorTest = fn(&chela_types::Decision) -> bool;
 
 fn gather_policy(opts: &Options, config: &ConfigFacts) -> PolicyFacts {
     let org_text = std::fs::read_to_string(&opts.org_policy).ok();
@@ -493,7 +512,7 @@ fn gather_policy(opts: &Options, config: &ConfigFacts) -> PolicyFacts {
     let mut floor = Vec::new();
     if let Ok(p) = &policy {
         let ws = workspace.clone();
-        let probes: Vec<(&str, Effect, fn(&chela_types::Decision) -> bool)> = vec![
+        let probes: Vec<(&str, Effect, FloorTest)> = vec![
             (
                 "exec `rm -rf ./build ~/old`",
                 Effect::exec("rm -rf ./build ~/old", &ws),

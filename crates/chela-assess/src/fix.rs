@@ -68,8 +68,15 @@ pub fn apply(
     out: &mut dyn Write,
 ) -> Result<usize, AssessError> {
     let mut ordered: Vec<&(Fix, Vec<String>)> = fixes.iter().collect();
-    // The audit directory first: every other change is recorded in it.
-    ordered.sort_by_key(|(f, _)| !matches!(f, Fix::EnableAuditLog { .. }));
+    // The audit directory first, then modes inside it (the log refuses to open with an
+    // exposed key): every other change is recorded in the log.
+    let audit_dir = home.join("audit");
+    ordered.sort_by_key(|(f, _)| match f {
+        Fix::EnableAuditLog { .. } => 0,
+        Fix::Chmod { path, .. } if path.starts_with(&audit_dir) => 1,
+        Fix::Chmod { .. } => 2,
+        _ => 3,
+    });
     let _ = writeln!(
         out,
         "chela assess --fix will apply {} change(s):",
@@ -99,12 +106,18 @@ pub fn apply(
                 )?;
             }
             Fix::Chmod { path, mode } => {
-                // Open the log first: no change without a record.
-                let log = chela_audit::AuditLog::open(&home.join("audit"))
-                    .map_err(|e| AssessError::Audit(e.to_string()))?;
+                // Only ever tightens permissions; recorded right after (the log cannot open
+                // while its own key is exposed, so it cannot be recorded before).
                 let before = util::mode_of(path).unwrap_or(0);
-                std::fs::set_permissions(path, std::fs::Permissions::from_mode(*mode))
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(*mode & before))
                     .map_err(util::io_err(path))?;
+                let log = chela_audit::AuditLog::open(&home.join("audit")).map_err(|e| {
+                    AssessError::Audit(format!(
+                        "{e} (the mode of {} was already changed to {:o})",
+                        path.display(),
+                        mode & before
+                    ))
+                })?;
                 let user = crate::host::user_name(crate::host::effective_uid());
                 log.append(chela_types::Event::new(
                     None,

@@ -37,6 +37,17 @@ impl Audience {
         }
     }
 
+    /// Short label for tables.
+    pub fn label(self) -> &'static str {
+        match self {
+            Audience::Individual => "Individual",
+            Audience::Enterprise => "Enterprise",
+            Audience::Cloud => "Cloud",
+            Audience::Developer => "Developer",
+            Audience::EarlierAlerts => "Earlier alert",
+        }
+    }
+
     /// Heading used in reports.
     pub fn heading(self) -> &'static str {
         match self {
@@ -174,9 +185,7 @@ pub fn parse_cross_map(md: &str) -> Vec<(String, String, Vec<String>)> {
                 && bytes[i + p.len() + 1].is_ascii_digit()
                 && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric())
         };
-        if code_at("LLM") {
-            starts.push((i, 5));
-        } else if code_at("ASI") {
+        if code_at("LLM") || code_at("ASI") {
             starts.push((i, 5));
         }
     }
@@ -214,6 +223,7 @@ pub fn parse_cross_map(md: &str) -> Vec<(String, String, Vec<String>)> {
                 Vec::new(),
             ),
         };
+        let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
         out.push((code, name, ids));
     }
     out
