@@ -41,7 +41,7 @@ pub struct FetchedPage {
 
 /// Fetches `url` (GET through every check of `client`) and returns at most `max_chars`
 /// characters of readable text. HTML is converted; `text/*`, JSON and XML are returned as text;
-/// other content types are refused. Non-UTF-8 bytes are replaced.
+/// other content types are refused. The charset is honoured (see [`decode`]).
 pub async fn fetch_readable(
     client: &NetClient,
     url: &str,
@@ -57,9 +57,8 @@ pub async fn fetch_readable(
         .ok()
         .and_then(|u| u.host_str().map(str::to_owned))
         .unwrap_or_default();
-    let content_type = resp
-        .header("content-type")
-        .unwrap_or("")
+    let ct_header = resp.header("content-type").unwrap_or("").to_string();
+    let content_type = ct_header
         .split(';')
         .next()
         .unwrap_or("")
@@ -84,7 +83,7 @@ pub async fn fetch_readable(
     let status = resp.status;
     let final_url = resp.final_url().to_string();
     drop(resp);
-    let raw = String::from_utf8_lossy(&body);
+    let raw = decode(&body, &ct_header, matches!(kind, Kind::Html));
     let (title, text) = match kind {
         Kind::Html => (title_of(&raw), html_to_text(&raw)),
         Kind::Text => (None, strip_invisible(&raw)),
@@ -98,6 +97,41 @@ pub async fn fetch_readable(
         text,
         truncated: truncated || cut,
     })
+}
+
+/// Decodes `body` using the charset named by the `Content-Type` header or, for HTML, a
+/// `<meta charset>` / `<meta http-equiv>` declaration near the start (a byte-order mark wins
+/// over both); UTF-8 otherwise. Undecodable bytes become U+FFFD.
+pub fn decode(body: &[u8], content_type_header: &str, html: bool) -> String {
+    let label = charset_param(content_type_header).or_else(|| {
+        html.then(|| meta_charset(&body[..body.len().min(4096)]))
+            .flatten()
+    });
+    let encoding = label
+        .and_then(|l| encoding_rs::Encoding::for_label(l.as_bytes()))
+        .unwrap_or(encoding_rs::UTF_8);
+    let (text, _, _) = encoding.decode(body);
+    text.into_owned()
+}
+
+fn charset_param(ct: &str) -> Option<String> {
+    ct.split(';').skip(1).find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case("charset")
+            .then(|| v.trim().trim_matches(['"', '\'']).to_string())
+    })
+}
+
+fn meta_charset(head: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(head).to_ascii_lowercase();
+    let at = text.find("charset=")? + "charset=".len();
+    let rest = text[at..].trim_start_matches(['"', '\'', ' ']);
+    let label: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.'))
+        .collect();
+    (!label.is_empty()).then_some(label)
 }
 
 enum Kind {
@@ -312,6 +346,20 @@ mod tests {
             Some("A & B")
         );
         assert_eq!(title_of("<p>no title</p>"), None);
+    }
+
+    #[test]
+    fn legacy_chinese_encodings_are_decoded() {
+        // "中文" in GBK.
+        let gbk = b"<p>\xd6\xd0\xce\xc4</p>";
+        assert_eq!(decode(gbk, "text/html; charset=GBK", true), "<p>中文</p>");
+        let meta = b"<meta charset=\"gb2312\"><p>\xd6\xd0\xce\xc4</p>";
+        assert!(decode(meta, "text/html", true).contains("中文"));
+        let equiv =
+            b"<meta http-equiv=\"Content-Type\" content=\"text/html; charset=gb18030\">\xd6\xd0";
+        assert!(decode(equiv, "", true).ends_with('中'));
+        assert_eq!(decode("中文".as_bytes(), "text/plain", false), "中文");
+        assert_eq!(decode(b"\xff", "text/plain", false), "\u{FFFD}");
     }
 
     #[test]

@@ -108,3 +108,24 @@ async fn disallowed_and_private_destinations_are_refused() {
         );
     }
 }
+
+#[tokio::test]
+async fn gbk_page_is_decoded() {
+    // "<title>中文</title><p>你好</p>" in GBK, declared only in the header.
+    let mut body = b"<html><head><title>".to_vec();
+    body.extend_from_slice(&[0xd6, 0xd0, 0xce, 0xc4]);
+    body.extend_from_slice(b"</title></head><body><p>");
+    body.extend_from_slice(&[0xc4, 0xe3, 0xba, 0xc3]);
+    body.extend_from_slice(b"</p></body></html>");
+    let server = Server::start(move |_| Reply {
+        status: 200,
+        headers: vec![("content-type".into(), "text/html; charset=GBK".into())],
+        body: body.clone(),
+        hang: false,
+    })
+    .await;
+    let (net, _) = client_for(&server, 1 << 20);
+    let page = fetch_readable(&net, &server.url("/"), 100).await.unwrap();
+    assert_eq!(page.title.as_deref(), Some("中文"));
+    assert_eq!(page.text, "你好");
+}
