@@ -18,7 +18,7 @@ pub const ORG_POLICY: &str = "/etc/chela/policy.toml";
 /// One file's recorded hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileHash {
-    /// Absolute path.
+    /// Path relative to `$CHELA_HOME` for files inside it, absolute otherwise.
     pub path: String,
     /// SHA-256, hex.
     pub sha256: String,
@@ -76,8 +76,14 @@ pub fn current(home: &Path, org_policy: &Path) -> Result<Vec<FileHash>, AssessEr
             Err(e) => return Err(util::io_err(&p)(e)),
         };
         let sha256 = util::sha256_file(&p).map_err(util::io_err(&p))?;
+        // Files in $CHELA_HOME are named relative to it, so a moved or restored home compares.
+        let name = p
+            .strip_prefix(home)
+            .unwrap_or(&p)
+            .to_string_lossy()
+            .into_owned();
         out.push(FileHash {
-            path: p.to_string_lossy().into_owned(),
+            path: name,
             sha256,
             size: meta.len(),
             mode: format!("{:o}", util::mode_of(&p).unwrap_or(0)),
@@ -161,7 +167,7 @@ pub fn record_with(home: &Path, org_policy: &Path) -> Result<Baseline, AssessErr
             None,
             chela_types::Actor::Owner { user: user.clone() },
             chela_types::EventKind::ConfigChanged {
-                path: f.path.clone(),
+                path: home.join(&f.path).to_string_lossy().into_owned(),
                 sha256: f.sha256.clone(),
             },
         ))

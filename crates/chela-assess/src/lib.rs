@@ -243,9 +243,19 @@ fn run_report(home: &Path, args: &AssessArgs) -> i32 {
         );
         return exit::USAGE;
     }
+    // An administrator auditing someone else's home must not leave root-owned files in it.
+    let owner = std::fs::metadata(home).map(|m| std::os::unix::fs::MetadataExt::uid(&m));
+    let foreign = owner.map(|o| o != host::effective_uid()).unwrap_or(true);
+    if foreign && args.fix {
+        eprintln!(
+            "chela assess --fix: {} belongs to another user; run --fix as its owner so every change is theirs and recorded in their audit log",
+            home.display()
+        );
+        return exit::USAGE;
+    }
     let mut opts = Options::new(home);
     opts.probe = !args.no_probe;
-    opts.refresh_feed = !args.offline;
+    opts.refresh_feed = !args.offline && !foreign;
     opts.unlock_vault = args.unlock_vault;
     let format = if args.json {
         Format::Json
@@ -296,7 +306,9 @@ fn run_report(home: &Path, args: &AssessArgs) -> i32 {
         eprintln!("chela assess: {e}");
         return exit::FAILURE;
     }
-    last_run_record(home, &report);
+    if !foreign {
+        last_run_record(home, &report);
+    }
     report.exit_code
 }
 

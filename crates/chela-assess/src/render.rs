@@ -280,7 +280,7 @@ table{border-collapse:collapse;width:100%}
 .b-pass{background:var(--pass-bg);color:var(--pass)}.b-warn{background:var(--warn-bg);color:var(--warn)}.b-fail{background:var(--fail-bg);color:var(--fail)}.b-manual{background:var(--manual-bg);color:var(--manual)}
 .overview th,.overview td{text-align:left;padding:6px 8px;border-bottom:1px solid var(--line);vertical-align:top}
 .overview th{font-size:11px;text-transform:uppercase;letter-spacing:.06em;color:var(--muted);background:#fafbfc}
-.overview td:first-child{white-space:nowrap;font-weight:600}
+.overview td:first-child{white-space:nowrap;font-weight:600}.overview td:nth-child(2),.overview td:nth-child(3){white-space:nowrap}
 .item{border:1px solid var(--line);border-left:5px solid var(--line);border-radius:4px;padding:12px 16px;margin:12px 0;page-break-inside:avoid;break-inside:avoid}
 .item.s-pass{border-left-color:var(--pass)}.item.s-warn{border-left-color:var(--warn)}.item.s-fail{border-left-color:var(--fail)}.item.s-manual{border-left-color:var(--manual)}
 .item h3{margin:0 0 4px;font-size:15px;display:flex;gap:10px;align-items:center}
