@@ -41,7 +41,13 @@ pub enum SecretsCmd {
         /// Entry name.
         name: String,
     },
+    /// Change the vault passphrase: the current one from the usual source, the new one from the
+    /// terminal (asked twice) or from the descriptor in `CHELA_VAULT_NEW_PASSPHRASE_FD`.
+    Passwd,
 }
+
+/// Environment variable naming a descriptor that carries the *new* passphrase for `passwd`.
+pub const NEW_PASSPHRASE_FD_ENV: &str = "CHELA_VAULT_NEW_PASSPHRASE_FD";
 
 /// Where a secret value is read from.
 pub enum ValueInput<'a> {
@@ -57,6 +63,8 @@ pub struct CliIo<'a> {
     pub passphrase: PassphraseSource,
     /// Where a new value comes from (`set`, `rotate`).
     pub value: ValueInput<'a>,
+    /// Where the new passphrase comes from (`passwd`).
+    pub new_passphrase: PassphraseSource,
     /// Standard output.
     pub out: &'a mut dyn Write,
     /// Standard error.
@@ -76,6 +84,16 @@ pub fn run_secrets_cli(home: &Path, cmd: SecretsCmd) -> i32 {
             return exit::USAGE;
         }
     };
+    let new_passphrase = match std::env::var(NEW_PASSPHRASE_FD_ENV) {
+        Ok(v) => match crate::passphrase::from_vars(Some(v), None) {
+            Ok(p) => p,
+            Err(e) => {
+                let _ = writeln!(stderr, "chela secrets: new passphrase: {e}");
+                return exit::USAGE;
+            }
+        },
+        Err(_) => PassphraseSource::Terminal,
+    };
     let mut stdin = std::io::stdin();
     // SAFETY: isatty only inspects descriptor 0.
     let stdin_tty = unsafe { libc::isatty(0) } == 1;
@@ -91,6 +109,7 @@ pub fn run_secrets_cli(home: &Path, cmd: SecretsCmd) -> i32 {
         CliIo {
             passphrase,
             value,
+            new_passphrase,
             out: &mut stdout,
             err: &mut stderr,
         },
@@ -195,6 +214,14 @@ fn run(home: &Path, cmd: SecretsCmd, io: &mut CliIo<'_>) -> Result<(), VaultErro
             let _ = writeln!(
                 io.out,
                 "rotated secret {name}; revoke the old value at its issuer"
+            );
+        }
+        SecretsCmd::Passwd => {
+            let mut vault = Vault::open(&path, &io.passphrase)?;
+            vault.change_passphrase(&io.new_passphrase)?;
+            let _ = writeln!(
+                io.out,
+                "vault passphrase changed; every entry was re-encrypted"
             );
         }
         SecretsCmd::Rm { name } => {

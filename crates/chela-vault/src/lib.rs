@@ -298,6 +298,26 @@ fn validate_value(value: &str) -> Result<(), VaultError> {
     Ok(())
 }
 
+fn seal_check(key: &[u8; KEY_LEN], body: &Body) -> Result<Sealed, VaultError> {
+    let n = crypto::nonce().map_err(crypto_err)?;
+    let ct = crypto::seal(key, &n, CHECK_PLAIN, &check_aad(body)).map_err(crypto_err)?;
+    Ok(Sealed {
+        nonce: hex::encode(n),
+        ct: hex::encode(ct),
+    })
+}
+
+fn read_new_passphrase(source: &PassphraseSource) -> Result<Secret, VaultError> {
+    let passphrase = source.read(true)?;
+    if passphrase.expose().chars().count() < passphrase::MIN_NEW_PASSPHRASE {
+        return Err(VaultError::Passphrase(format!(
+            "use at least {} characters for a vault passphrase",
+            passphrase::MIN_NEW_PASSPHRASE
+        )));
+    }
+    Ok(passphrase)
+}
+
 /// Holds an exclusive `flock` on `<vault>.lock` while a write is in progress.
 struct WriteLock {
     _file: File,
@@ -358,13 +378,7 @@ impl Vault {
         if path.exists() {
             return Err(VaultError::Exists(path.to_path_buf()));
         }
-        let passphrase = source.read(true)?;
-        if passphrase.expose().chars().count() < passphrase::MIN_NEW_PASSPHRASE {
-            return Err(VaultError::Passphrase(format!(
-                "use at least {} characters for a new vault",
-                passphrase::MIN_NEW_PASSPHRASE
-            )));
-        }
+        let passphrase = read_new_passphrase(source)?;
         let mut salt = [0u8; SALT_LEN];
         crypto::random(&mut salt).map_err(crypto_err)?;
         let mut id = [0u8; 16];
@@ -385,12 +399,7 @@ impl Vault {
             },
             entries: Vec::new(),
         };
-        let n = crypto::nonce().map_err(crypto_err)?;
-        let ct = crypto::seal(&key, &n, CHECK_PLAIN, &check_aad(&body)).map_err(crypto_err)?;
-        body.check = Sealed {
-            nonce: hex::encode(n),
-            ct: hex::encode(ct),
-        };
+        body.check = seal_check(&key, &body)?;
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             if !dir.exists() {
                 std::fs::DirBuilder::new()
@@ -595,6 +604,42 @@ impl Vault {
         next.entries[i].ct = ct;
         next.entries[i].rotated = Some(now());
         self.commit(next)
+    }
+
+    /// Re-encrypts every entry under a key derived from a new passphrase (fresh salt and
+    /// nonces, same vault id and cost) in one atomic write. On failure the file and the open
+    /// vault keep the old passphrase.
+    pub fn change_passphrase(&mut self, new_source: &PassphraseSource) -> Result<(), VaultError> {
+        let passphrase = read_new_passphrase(new_source)?;
+        let mut salt = [0u8; SALT_LEN];
+        crypto::random(&mut salt).map_err(crypto_err)?;
+        let key = crypto::derive_key(passphrase.expose().as_bytes(), &salt, &self.body.kdf.params)
+            .map_err(crypto_err)?;
+        drop(passphrase);
+        let mut next = self.body.clone();
+        next.kdf.salt = hex::encode(salt);
+        next.check = seal_check(&key, &next)?;
+        for e in next.entries.iter_mut() {
+            let value = self.decrypt(e)?;
+            let n = crypto::nonce().map_err(crypto_err)?;
+            let ct = crypto::seal(
+                &key,
+                &n,
+                value.expose().as_bytes(),
+                &entry_aad(&next.vault_id, &e.name),
+            )
+            .map_err(crypto_err)?;
+            e.nonce = hex::encode(n);
+            e.ct = hex::encode(ct);
+        }
+        let old_key = std::mem::replace(&mut self.key, key);
+        let old_body = std::mem::replace(&mut self.body, next);
+        if let Err(e) = self.persist() {
+            self.key = old_key;
+            self.body = old_body;
+            return Err(e);
+        }
+        Ok(())
     }
 
     /// Writes `next`; only on success does it become the in-memory state.

@@ -288,6 +288,7 @@ fn cli(home: &Path, cmd: SecretsCmd, stdin: &str, pass: &str) -> (i32, String, S
         CliIo {
             passphrase: pw(pass),
             value: ValueInput::Reader(&mut input),
+            new_passphrase: pw("the new passphrase 42"),
             out: &mut out,
             err: &mut err,
         },
@@ -402,4 +403,54 @@ fn cli_values_come_only_from_input_not_arguments() {
     assert!(Top::try_parse_from(["chela", "set", "openai"]).is_ok());
     assert!(Top::try_parse_from(["chela", "set", "openai", "sk-live-x"]).is_err());
     assert!(Top::try_parse_from(["chela", "rotate", "openai", "--value", "x"]).is_err());
+}
+
+#[test]
+fn passphrase_change_reencrypts_everything() {
+    let (_d, path) = fresh();
+    let mut v = Vault::open(&path, &pw(PW)).unwrap();
+    let before = std::fs::read_to_string(&path).unwrap();
+    assert!(matches!(
+        v.change_passphrase(&pw("short")),
+        Err(VaultError::Passphrase(_))
+    ));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), before);
+    v.change_passphrase(&pw("a brand new passphrase")).unwrap();
+    // The open handle keeps working under the new key.
+    v.set("after", "value-after-change").unwrap();
+    assert!(matches!(
+        Vault::open(&path, &pw(PW)),
+        Err(VaultError::WrongPassphrase(_))
+    ));
+    let v = Vault::open(&path, &pw("a brand new passphrase")).unwrap();
+    assert_eq!(
+        v.peek("openai").unwrap().expose(),
+        "sk-test-OPENAI-0123456789"
+    );
+    assert_eq!(v.peek("after").unwrap().expose(), "value-after-change");
+    let after = std::fs::read_to_string(&path).unwrap();
+    let id = |t: &str| {
+        t.lines()
+            .find(|l| l.contains("vault_id"))
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(id(&before), id(&after));
+    // No ciphertext survives the change.
+    for line in before.lines().filter(|l| l.contains("\"ct\"")) {
+        assert!(!after.contains(line.trim()), "old ciphertext kept: {line}");
+    }
+}
+
+#[test]
+fn secrets_passwd_command() {
+    let home = tempfile::tempdir().unwrap();
+    let path = Vault::default_path(home.path());
+    let mut v = Vault::create_with_params(&path, &pw(PW), quick()).unwrap();
+    v.set("k", "value-1234").unwrap();
+    let (code, out, err) = cli(home.path(), SecretsCmd::Passwd, "", PW);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("passphrase changed"));
+    let v = Vault::open(&path, &pw("the new passphrase 42")).unwrap();
+    assert_eq!(v.peek("k").unwrap().expose(), "value-1234");
 }
