@@ -27,20 +27,27 @@ fn symlink_swap_race_never_escapes() {
         let parked = ws.path().join("parked");
         let target = outside.path().to_path_buf();
         std::thread::spawn(move || {
+            let remove = |p: &std::path::Path| match std::fs::symlink_metadata(p) {
+                // the writer may have re-created `d` as a real directory meanwhile
+                Ok(m) if m.is_dir() => {
+                    let _ = std::fs::remove_dir_all(p);
+                }
+                _ => {
+                    let _ = std::fs::remove_file(p);
+                }
+            };
             while !stop.load(Ordering::Relaxed) {
+                if parked.exists() {
+                    // a previous restore lost a race with the writer: restore first
+                    remove(&dir);
+                    let _ = std::fs::rename(&parked, &dir);
+                    continue;
+                }
                 // d -> parked, symlink d -> outside, then back
                 if std::fs::rename(&dir, &parked).is_ok() {
                     let _ = symlink(&target, &dir);
                     std::thread::yield_now();
-                    // the writer may have re-created `d` as a real directory meanwhile
-                    match std::fs::symlink_metadata(&dir) {
-                        Ok(m) if m.is_dir() => {
-                            let _ = std::fs::remove_dir_all(&dir);
-                        }
-                        _ => {
-                            let _ = std::fs::remove_file(&dir);
-                        }
-                    }
+                    remove(&dir);
                     let _ = std::fs::rename(&parked, &dir);
                     swaps.fetch_add(1, Ordering::Relaxed);
                 }

@@ -18,20 +18,45 @@ pub const NOBODY: u32 = 65534;
 pub const HOST_SECRET_VAR: &str = "CHELA_TEST_HOST_SECRET";
 pub const HOST_SECRET: &str = "hunter2-host-secret-6f1e";
 
-/// A copy of the test binary that uid 65534 can execute.
+/// Whether every directory above `p` is searchable and `p` executable by other users.
+fn world_executable(p: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let file_ok = std::fs::metadata(p)
+        .map(|m| m.mode() & 0o001 != 0)
+        .unwrap_or(false);
+    file_ok
+        && p.ancestors().skip(1).all(|d| {
+            std::fs::metadata(d)
+                .map(|m| m.mode() & 0o001 != 0)
+                .unwrap_or(false)
+        })
+}
+
+/// The test binary, or a copy of it that uid 65534 can execute (when the target directory sits
+/// under a private directory). The copy's name depends on the binary's path, size and mtime,
+/// so repeated runs reuse it instead of filling /tmp.
 pub fn exe_copy() -> PathBuf {
     static EXE: OnceLock<PathBuf> = OnceLock::new();
     EXE.get_or_init(|| {
+        use std::hash::{Hash, Hasher};
+        use std::os::unix::fs::MetadataExt;
         let exe = std::env::current_exe().expect("test binary path");
-        let dir = tempfile::Builder::new()
-            .prefix("chela-sbx-test-")
-            .tempdir()
-            .expect("temp dir")
-            .keep();
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        if world_executable(&exe) {
+            return exe;
+        }
+        let md = std::fs::metadata(&exe).expect("test binary metadata");
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (&exe, md.len(), md.mtime(), md.mtime_nsec()).hash(&mut h);
+        let dir = std::env::temp_dir().join(format!("chela-sbx-test-{:016x}", h.finish()));
         let dst = dir.join("t");
-        std::fs::copy(&exe, &dst).expect("copy test binary");
-        std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(0o755)).unwrap();
+        if !dst.exists() {
+            std::fs::create_dir_all(&dir).expect("temp dir");
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+            let tmp = dir.join(format!("t.{}", std::process::id()));
+            std::fs::copy(&exe, &tmp).expect("copy test binary");
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).unwrap();
+            std::fs::rename(&tmp, &dst).expect("install test binary copy");
+        }
         dst
     })
     .clone()
