@@ -105,7 +105,7 @@ pub enum Format {
     Html,
 }
 
-/// `chela assess`.
+/// `chela assess`: check every guidance item on this installation, with evidence.
 #[derive(Debug, Clone, Args)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct AssessArgs {
@@ -151,7 +151,7 @@ pub enum AssessCommand {
     Baseline,
 }
 
-/// `chela update`.
+/// `chela update`: compare this version with a signed advisory feed.
 #[derive(Debug, Clone, Args)]
 pub struct UpdateArgs {
     /// What to do.

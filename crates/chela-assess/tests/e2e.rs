@@ -337,3 +337,65 @@ fn html_is_self_contained() {
         assert!(!html.contains(banned), "{banned}");
     }
 }
+
+#[test]
+fn cli_fix_applies_and_audits() {
+    use std::os::unix::fs::PermissionsExt;
+    let f = Fixture::new();
+    std::fs::set_permissions(f.config(), std::fs::Permissions::from_mode(0o640)).unwrap();
+    let out = f.base.path().join("r.json");
+    let mut args = cli_args(Format::Json, &out);
+    args.fix = true;
+    chela_assess::run_assess_cli(&f.home, args);
+    assert_eq!(chela_assess::util::mode_of(&f.config()), Some(0o600));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let d7 = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == "CN-D7")
+        .unwrap();
+    assert_eq!(
+        d7["status"], "pass",
+        "the report after --fix reflects the fix: {d7}"
+    );
+    let alerts = chela_audit::read_records(
+        &f.home.join("audit"),
+        &chela_audit::RecordFilter {
+            kind: Some("alert".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(alerts
+        .iter()
+        .any(|a| a.raw.contains("chmod 600") && a.raw.contains("config.toml")));
+    // An administrator may assess another user's home but not change it.
+    if euid() == 0 {
+        std::os::unix::fs::chown(&f.home, Some(NOBODY), Some(NOBODY)).unwrap();
+        let mut args = cli_args(Format::Json, &out);
+        args.fix = true;
+        assert_eq!(chela_assess::run_assess_cli(&f.home, args), 2);
+        let before = std::fs::read_to_string(f.home.join("assess/last-run.json")).unwrap();
+        chela_assess::run_assess_cli(&f.home, cli_args(Format::Json, &out));
+        let after = std::fs::read_to_string(f.home.join("assess/last-run.json")).unwrap();
+        assert_eq!(before, after, "nothing is written into another user's home");
+    }
+}
+
+#[test]
+fn table_is_grouped_and_coloured_only_when_asked() {
+    let f = Fixture::new();
+    let r = f.report();
+    let plain = chela_assess::render::table(&r, false);
+    assert!(!plain.contains('\x1b'));
+    let a = plain.find("A. Individual users").unwrap();
+    let b = plain.find("B. Enterprises").unwrap();
+    let c = plain.find("C. Cloud service providers").unwrap();
+    let d = plain.find("D. Developers").unwrap();
+    let e = plain.find("Earlier alerts").unwrap();
+    assert!(a < b && b < c && c < d && d < e);
+    assert!(plain.find("CN-A1").unwrap() > a && plain.find("CN-A1").unwrap() < b);
+    assert!(chela_assess::render::table(&r, true).contains("\x1b[3"));
+}
