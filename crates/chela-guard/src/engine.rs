@@ -187,6 +187,17 @@ fn context_has(hay: &[u8], s: usize, e: usize, back: usize, fwd: usize, needles:
     window_has(hay, s.saturating_sub(back), e.saturating_add(fwd), needles)
 }
 
+/// Like [`context_has`] looking back only, but never past the start of the line: a label on
+/// another line does not vouch for a value (`/run/secrets/x` above a `sha256sum` line).
+fn line_context_has(hay: &[u8], s: usize, back: usize, needles: &[&[u8]]) -> bool {
+    let from = s.saturating_sub(back);
+    let from = hay[from..s]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(from, |k| from + k + 1);
+    window_has(hay, from, s, needles)
+}
+
 fn count_classes(t: &[u8]) -> (bool, bool, bool) {
     let mut acc = 0u8;
     for &b in t {
@@ -907,6 +918,11 @@ impl Engine {
                 }
                 acc |= c;
                 i += 1;
+                // `name=value`: an interior `=` (not base64 padding) ends the token, so the value
+                // is judged on its own.
+                if hay[i - 1] == b'=' && i < n && hay[i] != b'=' && CLASS[hay[i] as usize] != 0 {
+                    break;
+                }
             }
             let len = i - s;
             if acc & !LOWER == 0 && (3..=8).contains(&len) {
@@ -941,9 +957,19 @@ fn is_placeholder(v: &[u8]) -> bool {
     if v.iter().all(|&b| b == v[0]) {
         return true;
     }
+    // `xxxx`-style masks (a run of four, or mostly x); a random `XXX` inside a key is not one.
+    let xs = v.iter().filter(|&&b| b == b'x' || b == b'X').count();
+    let mut run = 0;
+    let mut best = 0;
+    for &b in v {
+        run = if b == b'x' || b == b'X' { run + 1 } else { 0 };
+        best = best.max(run);
+    }
+    if best >= 4 || xs * 2 >= v.len() {
+        return true;
+    }
     let l = v.to_ascii_lowercase();
     const WORDS: &[&[u8]] = &[
-        b"xxx",
         b"***",
         b"...",
         "…".as_bytes(),
@@ -1149,8 +1175,35 @@ fn digit_groups(hay: &[u8], s: usize, e: usize, out: &mut Vec<Raw>) -> Option<us
     None
 }
 
-/// Dispatch for one token of at least 9 bytes of class [A-Za-z0-9_+/=-].
+/// Dispatch for one token of at least 9 bytes of class [A-Za-z0-9_+/=-]. Tokens with
+/// separators (`/users/42010219900307123X/`, `order_6222021234567890123`) are also checked run
+/// by run of alphanumerics for the fixed-shape detectors (numbers, codes, hex keys).
 fn token(hay: &[u8], s: usize, e: usize, acc: u8, out: &mut Vec<Raw>) {
+    token_at(hay, s, e, acc, false, out);
+    if acc & SYM == 0 {
+        return;
+    }
+    let mut a = s;
+    while a < e {
+        if !is_alnum(hay[a]) {
+            a += 1;
+            continue;
+        }
+        let b = run_end(hay, a, e - a, is_alnum);
+        if b - a >= 9 && (a, b) != (s, e) {
+            let mut sub_acc = 0u8;
+            for &x in &hay[a..b] {
+                sub_acc |= CLASS[x as usize];
+            }
+            token_at(hay, a, b, sub_acc, true, out);
+        }
+        a = b;
+    }
+}
+
+/// Detectors for one token; `sub` marks an alphanumeric run inside a larger token (only the
+/// fixed-shape, checksum-backed detectors run there).
+fn token_at(hay: &[u8], s: usize, e: usize, acc: u8, sub: bool, out: &mut Vec<Raw>) {
     let t = &hay[s..e];
     let len = t.len();
     if acc == DIGIT {
@@ -1251,7 +1304,7 @@ fn token(hay: &[u8], s: usize, e: usize, acc: u8, out: &mut Vec<Raw>) {
             });
             return;
         }
-        if upper_only && len == 9 && passport(t) {
+        if upper_only && len == 9 && !sub && passport(t) {
             const CTX: &[&[u8]] = &[b"passport", "护照".as_bytes(), b"travel doc"];
             let conf = if context_has(hay, s, e, 64, 8, CTX) {
                 Confidence::High
@@ -1270,7 +1323,7 @@ fn token(hay: &[u8], s: usize, e: usize, acc: u8, out: &mut Vec<Raw>) {
     let hex = acc & !(DIGIT | LHEX | UHEX) == 0;
     if hex {
         if len == 64 {
-            let conf = if context_has(hay, s, e, 48, 0, KEY_CTX) {
+            let conf = if line_context_has(hay, s, 48, KEY_CTX) {
                 Confidence::High
             } else {
                 Confidence::Low
@@ -1303,7 +1356,7 @@ fn token(hay: &[u8], s: usize, e: usize, acc: u8, out: &mut Vec<Raw>) {
         }
     }
     if len == 66 && t.starts_with(b"0x") && t[2..].iter().all(u8::is_ascii_hexdigit) {
-        let conf = if context_has(hay, s, e, 48, 0, KEY_CTX) {
+        let conf = if line_context_has(hay, s, 48, KEY_CTX) {
             Confidence::High
         } else {
             Confidence::Low
@@ -1348,7 +1401,8 @@ fn token(hay: &[u8], s: usize, e: usize, acc: u8, out: &mut Vec<Raw>) {
         });
         return;
     }
-    if (24..=128).contains(&len) && acc & LOWER != 0 && acc & UPPER != 0 && acc & DIGIT != 0 {
+    if !sub && (24..=128).contains(&len) && acc & LOWER != 0 && acc & UPPER != 0 && acc & DIGIT != 0
+    {
         high_entropy(hay, s, e, out);
     }
 }

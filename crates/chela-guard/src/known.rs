@@ -63,7 +63,7 @@ impl KnownSet {
     }
 }
 
-fn percent_encode(v: &[u8], upper: bool) -> Vec<u8> {
+fn percent_encode(v: &[u8], upper: bool, all: bool) -> Vec<u8> {
     let hex: &[u8; 16] = if upper {
         b"0123456789ABCDEF"
     } else {
@@ -71,7 +71,7 @@ fn percent_encode(v: &[u8], upper: bool) -> Vec<u8> {
     };
     let mut out = Vec::with_capacity(v.len() * 3);
     for &b in v {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+        if b.is_ascii_alphanumeric() || (!all && matches!(b, b'-' | b'_' | b'.' | b'~')) {
             out.push(b);
         } else {
             out.push(b'%');
@@ -94,8 +94,11 @@ pub(crate) fn encodings(v: &[u8]) -> Vec<Vec<u8>> {
         .collect();
     out.push(hexl.to_ascii_uppercase());
     out.push(hexl);
-    out.push(percent_encode(v, true));
-    out.push(percent_encode(v, false));
+    // RFC 3986 encoders leave `-_.~` alone; stricter ones encode every non-alphanumeric byte.
+    for all in [false, true] {
+        out.push(percent_encode(v, true, all));
+        out.push(percent_encode(v, false, all));
+    }
     // base64 at each alignment: encode k zero bytes + value and keep only the characters that
     // depend on the value alone, so the secret is found inside longer encoded data too
     // (e.g. `Authorization: Basic base64(user:secret)`).

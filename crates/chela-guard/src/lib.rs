@@ -350,6 +350,10 @@ fn rank(f: &Finding) -> (Action, bool, Confidence, usize) {
     (f.action, specific, f.confidence, f.range.len())
 }
 
+fn changes_text(f: &Finding) -> bool {
+    matches!(f.action, Action::Redact | Action::Block)
+}
+
 /// Keeps the strongest finding where spans overlap, widening it to cover the union (fail
 /// closed: nothing a weaker detector saw is left unredacted).
 fn resolve_overlaps(text: &str, all: &mut Vec<Finding>) {
@@ -362,11 +366,15 @@ fn resolve_overlaps(text: &str, all: &mut Vec<Finding>) {
         match out.last_mut() {
             Some(last) if f.range.start < last.range.end => {
                 let union = last.range.start..last.range.end.max(f.range.end);
+                // Only findings that change the text widen each other (fail closed: nothing a
+                // redacting detector saw stays visible); a warning never widens a redaction.
+                let widen = changes_text(&f) && changes_text(last);
                 if rank(&f) > rank(last) {
                     *last = f;
                 }
-                // only widen by detectors that change the text
-                last.range = union;
+                if widen {
+                    last.range = union;
+                }
             }
             _ => out.push(f),
         }
