@@ -225,6 +225,15 @@ fn sandbox_evidence(f: &Facts) -> Vec<Evidence> {
                 format!("{} ({} ms)", r.transcript, r.duration_ms),
             ));
         }
+        ProbeOutcome::Skipped => {
+            e.push(Evidence::new(
+                "enforced layers",
+                k.enforced
+                    .clone()
+                    .unwrap_or_else(|| format!("NONE: {}", k.refused.join("; "))),
+            ));
+            e.push(Evidence::new("sandbox probe", "not run (--no-probe)"));
+        }
         ProbeOutcome::Root => e.push(Evidence::new(
             "sandbox probe",
             "not run: the sandbox refuses uid 0 (as Chela does); run `chela assess` as the Chela user for the probe",
@@ -239,7 +248,10 @@ fn sandbox_evidence(f: &Facts) -> Vec<Evidence> {
 /// Status of the isolation probe: pass when contained, fail when unavailable or escaped.
 fn probe_status(f: &Facts, need: fn(&crate::probe::ProbeRun) -> bool) -> (Status, String) {
     match f.sandbox.as_ref().map(|s| &s.outcome) {
-        None => (Status::Warn, "isolation probe not run".into()),
+        None | Some(ProbeOutcome::Skipped) => (
+            Status::Warn,
+            "isolation probe not run (--no-probe): isolation is not demonstrated".into(),
+        ),
         Some(ProbeOutcome::Root) => (
             Status::Warn,
             "isolation probe not run as root; run it as the Chela user".into(),
@@ -1275,6 +1287,25 @@ fn d7_baseline(f: &Facts) -> Outcome {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
+        );
+    }
+    // Private keys handed to the agent (the workspace is what the agent sees).
+    if f.scan.key_material.is_empty() {
+        o = o.ev("private keys in the workspace", "none");
+    } else {
+        o = o.ev(
+            "private keys in the workspace",
+            f.scan.key_material.join(", "),
+        );
+        o.raise(
+            Status::Fail,
+            format!(
+                "private key material is in the agent's workspace: {}",
+                f.scan.key_material.join(", ")
+            ),
+        );
+        o.remediation.push(
+            "move the key out of the workspace (and rotate it: the agent could read it)".into(),
         );
     }
     // Baseline.

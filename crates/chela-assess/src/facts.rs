@@ -182,6 +182,8 @@ pub struct ScanFacts {
     pub findings: Vec<(chela_guard::Confidence, String)>,
     /// Files skipped.
     pub skipped: usize,
+    /// Findings of private key material or seed phrases (medium or high confidence).
+    pub key_material: Vec<String>,
     /// The guard could not be built.
     pub error: Option<String>,
 }
@@ -214,7 +216,7 @@ pub struct Facts {
     pub user_home: Option<PathBuf>,
     /// Daily-use signs.
     pub daily_signs: Vec<(String, PathBuf)>,
-    /// Kernel report and probe (None when the probe was not requested).
+    /// Kernel report and probe (`gather` always sets it; None means nothing is known).
     pub sandbox: Option<SandboxEvidence>,
     /// Every listening TCP socket.
     pub listeners: Vec<Listener>,
@@ -589,6 +591,16 @@ fn gather_scan(home: &Path, guard: Option<&chela_guard::Guard>, err: Option<Stri
     s.bytes = r.bytes_scanned;
     s.skipped = r.skipped.len();
     for f in r.findings {
+        if f.detector.category() == chela_guard::Category::KeyMaterial
+            && f.confidence != chela_guard::Confidence::Low
+        {
+            s.key_material.push(format!(
+                "{}:{} {}",
+                f.path.display(),
+                f.line,
+                f.detector.id()
+            ));
+        }
         s.findings.push((
             f.confidence,
             format!(
@@ -842,9 +854,11 @@ pub fn gather(opts: &Options) -> Facts {
         Ok(Some(b)) => baseline::drift(b, &current_hashes),
         _ => Vec::new(),
     };
-    let sandbox = opts
-        .probe
-        .then(|| probe::run_probe(&opts.home.join("workspace"), &opts.home));
+    let sandbox = Some(if opts.probe {
+        probe::run_probe(&opts.home.join("workspace"), &opts.home)
+    } else {
+        probe::kernel_only()
+    });
     let last_run = std::fs::read_to_string(last_run_path(&opts.home))
         .ok()
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())

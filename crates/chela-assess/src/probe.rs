@@ -22,6 +22,8 @@ pub enum ProbeOutcome {
     },
     /// The sandbox refuses to run as root; the probe needs the Chela user.
     Root,
+    /// The probe was not requested (`--no-probe`); only the kernel report was taken.
+    Skipped,
     /// The probe ran.
     Ran(ProbeRun),
 }
@@ -82,6 +84,14 @@ fn bash_path() -> Option<&'static str> {
     ["/bin/bash", "/usr/bin/bash"]
         .into_iter()
         .find(|p| Path::new(p).exists())
+}
+
+/// The kernel report without running the probe.
+pub fn kernel_only() -> SandboxEvidence {
+    SandboxEvidence {
+        kernel: chela_sandbox::check(),
+        outcome: ProbeOutcome::Skipped,
+    }
 }
 
 /// Runs the probe with `workspace` as the sandbox workspace and a marker file in `outside_dir`
