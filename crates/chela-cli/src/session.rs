@@ -217,7 +217,7 @@ pub fn open(
         ))
         .map_err(|e| exit_err(exit::UNSAFE_ENV, format!("{e}; refusing to run (NVDB-6)")))?;
 
-    let api_key = resolve_api_key(&cfg, &home.root)?;
+    let api_key = resolve_api_key(&cfg, &home.root, &guard)?;
     if let Some(key) = &api_key {
         // The provider key is a known secret: it never reaches the model, a tool, a transcript
         // or the audit log, and only ever travels to the provider's host (CN-D6, CNCERT-M2).
@@ -346,7 +346,7 @@ fn refuse_dangerous_workspace(home: &Home, ws: &Path) -> Result<()> {
     Ok(())
 }
 
-fn resolve_api_key(cfg: &Config, home_root: &Path) -> Result<Option<String>> {
+fn resolve_api_key(cfg: &Config, home_root: &Path, guard: &Guard) -> Result<Option<String>> {
     if let Some(var) = &cfg.provider.api_key_env {
         return match std::env::var(var) {
             Ok(v) if !v.trim().is_empty() => Ok(Some(v.trim().to_string())),
@@ -378,6 +378,14 @@ fn resolve_api_key(cfg: &Config, home_root: &Path) -> Result<Option<String>> {
                 format!("provider.api_key_vault = {name:?}: {e}; store it with `chela secrets set {name}`"),
             )
         })?;
+        // Every value in the vault is a known secret: mask it wherever it shows up.
+        if let Ok(all) = vault.all_values() {
+            for (entry, value) in all {
+                if let Err(e) = guard.add_known_secret(&format!("vault:{entry}"), value.expose()) {
+                    eprintln!("chela: warning: vault entry {entry}: {e}");
+                }
+            }
+        }
         return Ok(Some(secret.expose().to_string()));
     }
     Ok(None)

@@ -150,3 +150,57 @@ fn wrong_vault_passphrase_is_a_clear_error() {
         "nothing overwritten"
     );
 }
+
+#[test]
+fn every_vault_value_is_a_known_secret() {
+    const DB: &str = "db-password-Zq81mVx0Lk3Tn6Wp";
+    let s = Setup::new(
+        Protocol::OpenAi,
+        vec![
+            Reply::tool_call("read", r#"{"path":"notes.txt"}"#),
+            Reply::text("done"),
+        ],
+    );
+    let creds = s.home.create_dir("creds");
+    s.home
+        .write_file("creds/chela-vault", "correct horse battery staple");
+    for (name, value) in [("provider", KEY), ("database", DB)] {
+        let mut set = chela_command(bin(), &s.home)
+            .env("CREDENTIALS_DIRECTORY", &creds)
+            .args(["secrets", "set", name])
+            .stdin(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        set.stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{value}\n").as_bytes())
+            .unwrap();
+        assert!(set.wait().unwrap().success());
+    }
+    s.home.write_file(
+        "home/.chela/workspace/notes.txt",
+        format!("the database password is {DB}\n"),
+    );
+    let cfg = s.home.chela_home().join("config.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap().replace(
+        "api_key_env = \"FAKE_API_KEY\"",
+        "api_key_vault = \"provider\"",
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let out = chela_command(bin(), &s.home)
+        .env("CREDENTIALS_DIRECTORY", &creds)
+        .args(["run", "read my notes"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    for r in s.server.model_requests() {
+        assert!(!r.raw_body.contains(DB), "a vault value reached the model");
+    }
+    assert!(
+        s.tool_results(1)[0].contains("withheld"),
+        "{:?}",
+        s.tool_results(1)
+    );
+}
