@@ -1100,19 +1100,21 @@ fn exposure(f: &Facts, id: &str) -> Outcome {
             }
         }
     }
+    // The Chela user's sockets (the owner of $CHELA_HOME; the same as this process normally).
+    let uid = f.home_owner.unwrap_or(f.euid);
     let mine: Vec<String> = f
         .listeners
         .iter()
-        .filter(|l| l.uid == f.euid && !l.loopback)
+        .filter(|l| l.uid == uid && !l.loopback)
         .map(|l| l.addr.clone())
         .collect();
     let loop_count = f
         .listeners
         .iter()
-        .filter(|l| l.uid == f.euid && l.loopback)
+        .filter(|l| l.uid == uid && l.loopback)
         .count();
     o = o.ev(
-        "listening sockets of this uid (/proc/net/tcp, tcp6)",
+        &format!("listening sockets of uid {uid} (/proc/net/tcp, tcp6)"),
         if mine.is_empty() {
             format!("none beyond loopback ({loop_count} on loopback)")
         } else {

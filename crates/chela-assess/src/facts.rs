@@ -877,7 +877,7 @@ pub fn gather(opts: &Options) -> Facts {
             .unwrap_or_default(),
         sandbox,
         listeners: host::listeners(&opts.roots),
-        tunnels: host::tunnel_processes(&opts.roots, euid),
+        tunnels: host::tunnel_processes(&opts.roots, home_owner.unwrap_or(euid)),
         hardening: host::hardening(&opts.roots),
         scan: gather_scan(&opts.home, guard.as_ref(), guard_err),
         audit: gather_audit(&opts.home),

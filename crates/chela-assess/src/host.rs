@@ -33,6 +33,22 @@ pub fn effective_uid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
+/// The home directory of `uid` from the password database.
+pub fn user_dir(uid: u32) -> Option<PathBuf> {
+    let mut buf = vec![0u8; 4096];
+    // SAFETY: as in `user_name`.
+    unsafe {
+        let mut pw: libc::passwd = std::mem::zeroed();
+        let mut out: *mut libc::passwd = std::ptr::null_mut();
+        let r = libc::getpwuid_r(uid, &mut pw, buf.as_mut_ptr().cast(), buf.len(), &mut out);
+        if r == 0 && !out.is_null() && !pw.pw_dir.is_null() {
+            let d = std::ffi::CStr::from_ptr(pw.pw_dir).to_str().ok()?;
+            return Some(PathBuf::from(d));
+        }
+    }
+    None
+}
+
 /// The login name of `uid` from the password database, or the uid as text.
 pub fn user_name(uid: u32) -> String {
     let mut buf = vec![0u8; 4096];

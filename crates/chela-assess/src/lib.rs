@@ -245,7 +245,10 @@ fn run_report(home: &Path, args: &AssessArgs) -> i32 {
     }
     // An administrator auditing someone else's home must not leave root-owned files in it.
     let owner = std::fs::metadata(home).map(|m| std::os::unix::fs::MetadataExt::uid(&m));
-    let foreign = owner.map(|o| o != host::effective_uid()).unwrap_or(true);
+    let foreign = owner
+        .as_ref()
+        .map(|o| *o != host::effective_uid())
+        .unwrap_or(true);
     if foreign && args.fix {
         eprintln!(
             "chela assess --fix: {} belongs to another user; run --fix as its owner so every change is theirs and recorded in their audit log",
@@ -254,6 +257,12 @@ fn run_report(home: &Path, args: &AssessArgs) -> i32 {
         return exit::USAGE;
     }
     let mut opts = Options::new(home);
+    if foreign {
+        // Daily-use signs are looked for in the Chela user's home, not the auditor's.
+        if let Ok(o) = owner {
+            opts.user_home = host::user_dir(o);
+        }
+    }
     opts.probe = !args.no_probe;
     opts.refresh_feed = !args.offline && !foreign;
     opts.unlock_vault = args.unlock_vault;

@@ -184,7 +184,10 @@ fn exe_copy() -> PathBuf {
             .keep();
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
         let dst = dir.join("t");
-        std::fs::copy(&exe, &dst).expect("copy test binary");
+        // Copy in a child process: a write descriptor opened here could be inherited by a
+        // concurrent fork in another test thread and make the copy "text file busy".
+        let st = Command::new("cp").arg(&exe).arg(&dst).status().expect("cp");
+        assert!(st.success(), "copying the test binary failed");
         std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(0o755)).unwrap();
         dst
     })
@@ -215,7 +218,16 @@ pub fn unprivileged_env(name: &str, envs: &[(&str, &str)]) -> bool {
     if euid() == 0 {
         cmd.uid(NOBODY).gid(NOBODY);
     }
-    let out = cmd.output().expect("re-run test as uid 65534");
+    let mut tries = 0;
+    let out = loop {
+        match cmd.output() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 50 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            r => break r.expect("re-run test as uid 65534"),
+        }
+    };
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
