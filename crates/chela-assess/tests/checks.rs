@@ -415,8 +415,9 @@ fn policy_profile_and_floor() {
             >= 5
     );
 
-    let g = Fixture::new();
-    g.append_config("[tools]\nprofile = \"full\"\n\n[policy.taint]\nenabled = false\n");
+    let g =
+        Fixture::with_config(&INIT_CONFIG.replace("# profile = \"coding\"", "profile = \"full\""));
+    g.append_config("[policy.taint]\nenabled = false\n");
     let r = g.report();
     for id in ["CN-B2", "CN-D4", "NVDB-5"] {
         assert_eq!(status(&r, id), Status::Warn, "{}", explain(&r, id));
@@ -427,8 +428,9 @@ fn policy_profile_and_floor() {
         "no setting lifts the floor"
     );
 
-    let h = Fixture::new();
-    h.append_config("[tools]\nprofile = \"everything\"\n");
+    let h = Fixture::with_config(
+        &INIT_CONFIG.replace("# profile = \"coding\"", "profile = \"everything\""),
+    );
     let r = h.report();
     for id in ["CN-B2", "CN-D4", "CN-D6"] {
         assert_eq!(status(&r, id), Status::Fail, "{}", explain(&r, id));
