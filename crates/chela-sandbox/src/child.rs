@@ -920,12 +920,17 @@ const LISTENER_FD: i32 = 4;
 /// The helper's request loop: spare inits for an in-process `Sandbox`; for a warm helper,
 /// requests from the control socket and from clients of its listening socket, until idle.
 unsafe fn serve(p: &Prepared, ctrl: i32, ll_fd: i32) -> ! {
-    let daemon = p.listener >= 0;
-    let mut ctrl_open = true;
-    if !daemon {
+    if p.listener < 0 {
         serve_with_spares(ctrl, p, ll_fd);
     }
+    // Warm helper: a spare waits in accept() on the listening socket; the helper serves its
+    // creator's control socket itself and replaces spares as they are taken.
+    let mut ctrl_open = true;
+    let mut notify = -1;
     loop {
+        if notify < 0 {
+            notify = spawn_spare(p, ll_fd);
+        }
         let mut pfds = [
             libc::pollfd {
                 fd: if ctrl_open { ctrl } else { -1 },
@@ -933,12 +938,17 @@ unsafe fn serve(p: &Prepared, ctrl: i32, ll_fd: i32) -> ! {
                 revents: 0,
             },
             libc::pollfd {
-                fd: LISTENER_FD,
+                fd: notify,
                 events: libc::POLLIN,
                 revents: 0,
             },
         ];
-        let r = libc::poll(pfds.as_mut_ptr(), 2, p.idle_ms.min(i32::MAX as u64) as i32);
+        let timeout = if notify < 0 {
+            100
+        } else {
+            p.idle_ms.min(i32::MAX as u64) as i32
+        };
+        let r = libc::poll(pfds.as_mut_ptr(), 2, timeout);
         if r < 0 {
             if errno() == libc::EINTR {
                 continue;
@@ -946,9 +956,8 @@ unsafe fn serve(p: &Prepared, ctrl: i32, ll_fd: i32) -> ! {
             libc::_exit(105);
         }
         if r == 0 {
-            // idle: leave once no run is active (a running run keeps us alive)
-            let mut st = 0;
-            if libc::waitpid(-1, &mut st, libc::WNOHANG) < 0 && errno() == libc::ECHILD {
+            // idle: leave once no run is active (only this helper and its spare are left)
+            if notify >= 0 && processes_in_namespace() <= 2 {
                 libc::_exit(0);
             }
             continue;
@@ -958,33 +967,63 @@ unsafe fn serve(p: &Prepared, ctrl: i32, ll_fd: i32) -> ! {
             libc::close(ctrl);
             ctrl_open = false;
         }
-        if pfds[1].revents != 0 {
-            let conn = libc::accept4(
-                LISTENER_FD,
-                ptr::null_mut(),
-                ptr::null_mut(),
-                libc::SOCK_CLOEXEC,
-            );
-            if conn < 0 {
-                continue;
-            }
-            // Only the same user may use this helper (the socket's directory is 0700 too).
-            let mut cred: libc::ucred = std::mem::zeroed();
-            let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
-            let ok = libc::getsockopt(
-                conn,
-                libc::SOL_SOCKET,
-                libc::SO_PEERCRED,
-                (&mut cred as *mut libc::ucred).cast(),
-                &mut len,
-            ) == 0
-                && cred.uid == libc::getuid();
-            if ok {
-                handle_request(p, conn, ll_fd);
-            }
-            libc::close(conn);
+        if notify >= 0 && pfds[1].revents != 0 {
+            let mut b = [0u8; 1];
+            libc::read(notify, b.as_mut_ptr().cast(), 1);
+            libc::close(notify);
+            notify = -1;
         }
     }
+}
+
+/// Number of processes in the helper's pid namespace (its own /proc), nested ones included.
+unsafe fn processes_in_namespace() -> usize {
+    let fd = libc::open(
+        c"/proc".as_ptr(),
+        libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+    );
+    if fd < 0 {
+        return usize::MAX;
+    }
+    let mut n = 0usize;
+    let mut buf = [0u8; 4096];
+    loop {
+        let got = libc::syscall(libc::SYS_getdents64, fd, buf.as_mut_ptr(), buf.len());
+        if got <= 0 {
+            break;
+        }
+        let mut off = 0usize;
+        while off + 19 < got as usize {
+            // struct linux_dirent64 { u64 ino; i64 off; u16 reclen; u8 type; char name[]; }
+            let reclen = u16::from_ne_bytes([buf[off + 16], buf[off + 17]]) as usize;
+            if reclen == 0 {
+                break;
+            }
+            let name = &buf[off + 19..(off + reclen).min(got as usize)];
+            let end = name.iter().position(|b| *b == 0).unwrap_or(name.len());
+            if end > 0 && name[..end].iter().all(|b| b.is_ascii_digit()) {
+                n += 1;
+            }
+            off += reclen;
+        }
+    }
+    libc::close(fd);
+    n
+}
+
+/// Reads the peer's credentials: only the same user may use a warm helper (its socket's
+/// directory is 0700 too).
+unsafe fn same_user(conn: i32) -> bool {
+    let mut cred: libc::ucred = std::mem::zeroed();
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    libc::getsockopt(
+        conn,
+        libc::SOL_SOCKET,
+        libc::SO_PEERCRED,
+        (&mut cred as *mut libc::ucred).cast(),
+        &mut len,
+    ) == 0
+        && cred.uid == libc::getuid()
 }
 
 /// Keeps one pre-forked run init ("spare") waiting on the control socket, so a request is
@@ -1051,43 +1090,75 @@ unsafe fn spawn_spare(p: &Prepared, ll_fd: i32) -> i32 {
 /// it was taken, answers with its own pidfd and runs the program.
 unsafe fn spare_main(p: &Prepared, ll_fd: i32, notify: i32) -> ! {
     let init_err = become_init();
+    let daemon = p.listener >= 0;
     loop {
+        // in a warm helper, requests come on connections to the listening socket
+        let sock = if daemon {
+            let conn = libc::accept4(
+                LISTENER_FD,
+                ptr::null_mut(),
+                ptr::null_mut(),
+                libc::SOCK_CLOEXEC,
+            );
+            if conn < 0 {
+                continue;
+            }
+            if !same_user(conn) {
+                libc::close(conn);
+                continue;
+            }
+            conn
+        } else {
+            3
+        };
+        let done = |sock: i32| {
+            if daemon {
+                libc::close(sock);
+            }
+        };
         let mut h = RunHeader::default();
         let mut fds = [-1i32; 8];
         let mut nfds = 0usize;
         let n = recv_with_fds(
-            3,
+            sock,
             (&mut h as *mut RunHeader).cast(),
             std::mem::size_of::<RunHeader>(),
             &mut fds,
             &mut nfds,
         );
-        if n == 0 {
+        if n == 0 && !daemon {
             libc::_exit(0);
         }
-        if n < 0 {
-            if errno() == libc::EMSGSIZE {
-                reply(3, -1, libc::EMSGSIZE, -1);
-                continue;
+        if n <= 0 {
+            if n < 0 && errno() == libc::EMSGSIZE {
+                reply(sock, -1, libc::EMSGSIZE, -1);
+            } else if !daemon {
+                libc::_exit(103);
             }
-            libc::_exit(103);
+            done(sock);
+            continue;
         }
         if n as usize != std::mem::size_of::<RunHeader>() || h.magic != RUN_MAGIC || nfds != 5 {
             for fd in fds.iter().take(nfds) {
                 libc::close(*fd);
             }
-            reply(3, -1, libc::EINVAL, -1);
+            reply(sock, -1, libc::EINVAL, -1);
+            done(sock);
             continue;
         }
         libc::write(notify, b"r".as_ptr().cast(), 1);
         libc::close(notify);
         let pidfd = libc::syscall(libc::SYS_pidfd_open, libc::getpid(), 0) as i32;
         if pidfd < 0 {
-            reply(3, -1, errno(), -1);
+            reply(sock, -1, errno(), -1);
             libc::_exit(1);
         }
-        reply(3, 0, 0, pidfd);
+        reply(sock, 0, 0, pidfd);
         libc::close(pidfd);
+        done(sock);
+        if daemon {
+            libc::close(LISTENER_FD);
+        }
         run_program(
             p,
             &h,
