@@ -96,12 +96,19 @@ pub fn current(home: &Path, org_policy: &Path) -> Result<Vec<FileHash>, AssessEr
 pub fn load(home: &Path) -> Result<Option<Baseline>, AssessError> {
     let path = home.join(BASELINE_FILE);
     match std::fs::read_to_string(&path) {
-        Ok(t) => serde_json::from_str(&t)
-            .map(Some)
-            .map_err(|e| AssessError::Corrupt {
+        Ok(t) => {
+            let mut b: Baseline = serde_json::from_str(&t).map_err(|e| AssessError::Corrupt {
                 path,
                 reason: format!("not a baseline: {e}"),
-            }),
+            })?;
+            // Absolute names of files inside the home (older baselines) compare as relative.
+            for f in &mut b.files {
+                if let Ok(rel) = Path::new(&f.path).strip_prefix(home) {
+                    f.path = rel.to_string_lossy().into_owned();
+                }
+            }
+            Ok(Some(b))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(util::io_err(&path)(e)),
     }
@@ -175,4 +182,37 @@ pub fn record_with(home: &Path, org_policy: &Path) -> Result<Baseline, AssessErr
     }
     log.close().map_err(|e| AssessError::Audit(e.to_string()))?;
     Ok(base)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn moved_home_and_absolute_names_compare() {
+        let d = tempfile::tempdir().unwrap();
+        let home = d.path().join("h");
+        std::fs::create_dir_all(home.join("audit")).unwrap();
+        std::fs::write(home.join("config.toml"), "[provider]\n").unwrap();
+        let org = d.path().join("org.toml");
+        let now = current(&home, &org).unwrap();
+        assert_eq!(now[0].path, "config.toml");
+        // An older baseline naming the file absolutely.
+        let mut old = now.clone();
+        old[0].path = home.join("config.toml").to_string_lossy().into_owned();
+        let b = Baseline {
+            version: 1,
+            recorded_at: "x".into(),
+            recorded_by: "y".into(),
+            chela_version: "0".into(),
+            files: old,
+        };
+        std::fs::write(home.join(BASELINE_FILE), serde_json::to_string(&b).unwrap()).unwrap();
+        let loaded = load(&home).unwrap().unwrap();
+        assert!(drift(&loaded, &now).is_empty());
+        std::fs::write(home.join("config.toml"), "[provider]\nx = 1\n").unwrap();
+        let d2 = drift(&loaded, &current(&home, &org).unwrap());
+        assert_eq!(d2.len(), 1);
+        assert_eq!(d2[0].kind, "changed");
+    }
 }
