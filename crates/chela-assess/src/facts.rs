@@ -26,7 +26,8 @@ pub struct Options {
     pub org_policy: PathBuf,
     /// Run the sandbox isolation probe.
     pub probe: bool,
-    /// Re-check the advisory feed recorded by the last `chela update check`.
+    /// Re-check the advisory feed recorded by the last `chela update check` (when that success
+    /// is older than a day).
     pub refresh_feed: bool,
     /// Unlock the vault on the terminal to read credential ages with authentication.
     pub unlock_vault: bool,
@@ -769,7 +770,12 @@ fn gather_feed(home: &Path, refresh: bool) -> FeedFacts {
         error: None,
         refreshed: false,
     };
-    if refresh {
+    // Re-check at most daily: a success from the last 24 hours stands.
+    let fresh = f
+        .last
+        .as_ref()
+        .is_some_and(|l| util::now_unix().saturating_sub(l.checked_at_unix) < 86_400);
+    if refresh && !fresh {
         let source = f
             .last
             .as_ref()

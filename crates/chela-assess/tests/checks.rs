@@ -382,7 +382,13 @@ fn feed_over_loopback_http_is_fetched_through_chela_net_and_audited() {
     )
     .unwrap();
     assert!(!egress.is_empty(), "the fetch was not audited");
-    // The next assessment re-checks the stored feed; unreachable now: warn with the last success.
+    // A day later the assessment re-checks the stored feed; unreachable now: warn with the
+    // last success date.
+    let p = f.home.join("update/last-check.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    v["checked_at_unix"] = serde_json::json!(chela_assess::util::now_unix() - 2 * 86_400);
+    std::fs::write(&p, v.to_string()).unwrap();
     let mut opts = f.opts();
     opts.refresh_feed = true;
     let r = chela_assess::assess(&opts);
