@@ -278,6 +278,14 @@ struct RawConfig {
     net: NetSection,
     #[serde(default)]
     vault: Option<toml::Value>,
+    // Sections of components that arrive later (gateway, chat channels, skills); `chela assess`
+    // already reads `[gateway]` to check the bind address and authentication (CN-A2, CN-D2).
+    #[serde(default)]
+    gateway: Option<toml::Value>,
+    #[serde(default)]
+    channels: Option<toml::Value>,
+    #[serde(default)]
+    skills: Option<toml::Value>,
 }
 
 /// The validated configuration.
@@ -334,7 +342,14 @@ impl Config {
                 message,
             }
         })?;
-        let _ = (&raw.tools, &raw.policy, &raw.vault);
+        let _ = (
+            &raw.tools,
+            &raw.policy,
+            &raw.vault,
+            &raw.gateway,
+            &raw.channels,
+            &raw.skills,
+        );
         let cfg = Config {
             path: path.to_path_buf(),
             text: text.to_string(),

@@ -127,7 +127,7 @@ fn parse_since(s: &str) -> Result<std::time::SystemTime> {
 }
 
 /// `chela sandbox …`
-pub fn sandbox(cmd: SandboxCmd) -> Result<i32> {
+pub fn sandbox(home: &Home, cmd: SandboxCmd) -> Result<i32> {
     match cmd {
         SandboxCmd::Check { json } => {
             let report = chela_sandbox::check();
@@ -148,11 +148,34 @@ pub fn sandbox(cmd: SandboxCmd) -> Result<i32> {
                 None => std::env::current_dir()
                     .map_err(|e| exit_err(exit::USAGE, format!("current directory: {e}")))?,
             };
-            Ok(chela_sandbox::run_cli(
+            let timeout = Duration::from_secs(a.timeout.max(1));
+            if a.allow_domain.is_empty() {
+                // No egress possible: nothing to record but the run itself; keep start-up light.
+                return Ok(chela_sandbox::run_cli(&ws, timeout, a.allow_domain, a.cmd));
+            }
+            // Egress through the proxy must be audited (host, port, bytes, allowed): it needs
+            // Chela's audit log, and refuses without one (fail closed).
+            home.require_initialised().map_err(|e| {
+                exit_err(
+                    exit::UNSAFE_ENV,
+                    format!("--allow-domain needs Chela's audit log to record egress: {e}"),
+                )
+            })?;
+            let audit = chela_audit::AuditLog::open(&home.audit()).map_err(|e| {
+                exit_err(
+                    exit::UNSAFE_ENV,
+                    format!("{e}; egress cannot be recorded, so it is refused (NVDB-6)"),
+                )
+            })?;
+            let audit: std::sync::Arc<dyn chela_types::AuditSink> = std::sync::Arc::new(audit);
+            let session = crate::session::fresh_session_name("sandbox");
+            Ok(chela_sandbox::run_cli_audited(
                 &ws,
-                Duration::from_secs(a.timeout.max(1)),
+                timeout,
                 a.allow_domain,
                 a.cmd,
+                Some(audit),
+                Some(session),
             ))
         }
     }

@@ -245,5 +245,8 @@ pub fn init(home: &Home, answers: Option<InitAnswers>, force: bool) -> Result<()
         Err(_) if force && home.audit().join(chela_audit::KEY_FILE).exists() => {}
         Err(e) => bail!("cannot create the audit signing key: {e}"),
     }
+    // CN-D7: a hash baseline of the configuration right after install.
+    chela_assess::record_baseline(&home.root)
+        .map_err(|e| anyhow::anyhow!("cannot record the configuration baseline: {e}"))?;
     Ok(())
 }

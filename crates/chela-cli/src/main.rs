@@ -72,6 +72,11 @@ enum Command {
     /// Manage encrypted credentials in Chela's vault (values never on the command line).
     #[command(subcommand)]
     Secrets(chela_vault::SecretsCmd),
+    /// Check this installation against every item of the CNCERT/CSAC guidance, with evidence
+    /// (may run as root to audit the host; `--fix` may not).
+    Assess(chela_assess::AssessArgs),
+    /// Check for security advisories affecting this version (signed feed).
+    Update(chela_assess::UpdateArgs),
 }
 
 #[derive(Args)]
@@ -142,7 +147,12 @@ fn main() -> ExitCode {
     // CN-A3: refuse root before touching anything. `--help`/`--version` are answered by clap
     // without side effects, so parse first and check before dispatching any command.
     let cli = Cli::parse();
+    // `chela assess` may run as root: an administrator auditing the host. It then reports CN-A3
+    // as failed. Anything that changes state (`--fix`, `attest`, `baseline`) is still refused.
+    let read_only_assess =
+        matches!(&cli.command, Command::Assess(a) if !a.fix && a.command.is_none());
     match uid::effective_uid() {
+        Some(0) if read_only_assess => {}
         Some(0) => {
             eprintln!("{}", uid::ROOT_REFUSAL);
             return ExitCode::from(exit::UNSAFE_ENV as u8);
@@ -187,11 +197,13 @@ fn dispatch(cli: Cli) -> Result<i32> {
             Ok(exit::OK)
         }
         Command::Sessions(c) => cmd_sessions(&home, c),
-        Command::Sandbox(c) => admin::sandbox(c),
+        Command::Sandbox(c) => admin::sandbox(&home, c),
         Command::Audit(c) => admin::audit(&home, c),
         Command::Policy(c) => admin::policy(&home, c),
         Command::Scan(a) => admin::scan(a),
         Command::Secrets(c) => admin::secrets(&home, c),
+        Command::Assess(a) => Ok(chela_assess::run_assess_cli(&home.root, a)),
+        Command::Update(a) => Ok(chela_assess::run_update_cli(&home.root, a)),
     }
 }
 
