@@ -494,10 +494,13 @@ impl<'a> Walker<'a> {
         let cwd_before = self.cwd.clone();
         f(self);
         if self.journal.len() > mark {
-            let changed: Vec<String> = self.journal[mark..]
+            let mut changed: Vec<String> = self.journal[mark..]
                 .iter()
                 .map(|(k, _)| k.clone())
                 .collect();
+            // Deduplicate: nested branches would otherwise double the journal at every level.
+            changed.sort_unstable();
+            changed.dedup();
             for k in changed {
                 self.set_var(&k, None);
             }

@@ -761,7 +761,7 @@ impl Parser {
                             break;
                         }
                         None => return Err(self.err("expected `do`")),
-                        _ => words.push(self.parse_word()?),
+                        _ => words.push(self.parse_word_required()?),
                     }
                 }
             } else if self.peek() == Some(';') {
@@ -785,7 +785,7 @@ impl Parser {
     fn parse_case(&mut self) -> Result<Command, ParseError> {
         self.pos += 4;
         self.skip_blanks();
-        let mut words = vec![self.parse_word()?];
+        let mut words = vec![self.parse_word_required()?];
         self.consume_word("in")?;
         let mut bodies = Vec::new();
         loop {
@@ -799,7 +799,7 @@ impl Parser {
             }
             loop {
                 self.skip_blanks();
-                words.push(self.parse_word()?);
+                words.push(self.parse_word_required()?);
                 self.skip_blanks();
                 match self.peek() {
                     Some('|') => self.pos += 1,
@@ -883,7 +883,7 @@ impl Parser {
                 self.pos += op.len();
                 continue;
             }
-            words.push(self.parse_word()?);
+            words.push(self.parse_word_required()?);
         }
         let redirects = self.parse_trailing_redirects()?;
         Ok(Command::Compound(Compound {
@@ -1186,6 +1186,16 @@ impl Parser {
             array: false,
             append,
         }))
+    }
+
+    /// Parses one word and fails when none starts here (so callers' loops always advance).
+    fn parse_word_required(&mut self) -> Result<Word, ParseError> {
+        let start = self.pos;
+        let w = self.parse_word()?;
+        if self.pos == start {
+            return Err(self.err(&format!("unexpected `{}`", self.rest_preview())));
+        }
+        Ok(w)
     }
 
     /// Parses one word (possibly empty when at a metacharacter).
