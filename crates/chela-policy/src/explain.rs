@@ -39,8 +39,11 @@ fn verdict_line(d: &chela_types::Decision) -> String {
         Verdict::NeedsApproval if d.auto_approvable => {
             "NEEDS APPROVAL — a human must approve it (an allow rule may pre-approve it)".into()
         }
-        Verdict::NeedsApproval => {
+        Verdict::NeedsApproval if d.rule.starts_with("floor.") => {
             "NEEDS APPROVAL — a human must approve this exact call; nothing can pre-approve it (floor, CN-D6)".into()
+        }
+        Verdict::NeedsApproval => {
+            "NEEDS APPROVAL — a human must approve this exact call; nothing can pre-approve it".into()
         }
     }
 }
@@ -49,6 +52,7 @@ fn advice(
     policy: &Policy,
     d: &chela_types::Decision,
     before: Option<&chela_types::Decision>,
+    example_argv: Option<&[String]>,
 ) -> Vec<String> {
     let rule = before.map(|b| b.rule.as_str()).unwrap_or(d.rule.as_str());
     let mut v = Vec::new();
@@ -61,7 +65,11 @@ fn advice(
             "Secrets never leave through the agent. Remove the secret from the request; if a service needs a credential, store it in the vault and bind it to that host so Chela injects it at the boundary.".into(),
         ),
         rules::DESTRUCTIVE | rules::PRIVILEGE | rules::INSTALLER | rules::CONFIG_TAMPER | rules::SECRET_READ => {
-            v.push("This is a floor item: it always needs a human to approve this exact call, once. No profile, mode or allow rule can pre-approve it.".into());
+            if rule == rules::SECRET_READ {
+                v.push("Credentials and private data always need a human to approve this exact call, once. No profile, mode or allow rule can pre-approve it.".into());
+            } else {
+                v.push("This is a floor item (CN-D6): it always needs a human to approve this exact call, once. No profile, mode or allow rule can pre-approve it.".into());
+            }
             v.push("In `chela chat`, answer [y]es once when asked (or [e]xplain first). `chela run` without a terminal refuses it.".into());
             match rule {
                 rules::DESTRUCTIVE => v.push("Often a narrower command does the job without approval: delete named files instead of `rm -r`, or use `git stash` instead of `git reset --hard`.".into()),
@@ -72,7 +80,17 @@ fn advice(
         }
         rules::EXEC_UNKNOWN | rules::EXEC_INLINE => {
             v.push("Approve it when asked: [y]es once, or [s]ession to allow this exact call again in this session.".into());
-            v.push("To pre-approve it permanently, add an allow rule to the [policy] section of config.toml, e.g. allow_rules = [\"exec:python3 -c *\"] (patterns match each part's words; floor items are never covered).".into());
+            let example = match example_argv {
+                Some(a) if !a.is_empty() && !a[0].starts_with("<dynamic") => {
+                    let mut words: Vec<&str> = a.iter().take(2).map(String::as_str).collect();
+                    if a.len() > 2 {
+                        words.push("*");
+                    }
+                    format!("exec:{}", words.join(" ").replace('"', "\\\""))
+                }
+                _ => "exec:python3 -c *".to_string(),
+            };
+            v.push(format!("To pre-approve it permanently, add an allow rule to the [policy] section of config.toml, e.g. allow_rules = [\"{example}\"] (patterns match each part's words; floor items are never covered)."));
             v.push("If it runs a script file, the approval is bound to the script's SHA-256: editing the script needs a new approval.".into());
         }
         rules::EXEC_NETWORK | rules::READ_OUTSIDE | rules::WRITE_OUTSIDE | rules::SEND_MESSAGE | rules::READ_SECRET => {
@@ -172,7 +190,13 @@ pub fn explain_effect(policy: &Policy, effect: &Effect, session: &SessionState) 
             }
         }
     }
-    let adv = advice(policy, d, a.before_approval.as_ref());
+    let example = a
+        .classification
+        .as_ref()
+        .zip(a.deciding_segment)
+        .and_then(|(c, i)| c.segments.get(i))
+        .map(|s| s.argv.as_slice());
+    let adv = advice(policy, d, a.before_approval.as_ref(), example);
     if !adv.is_empty() {
         let _ = writeln!(out);
         let _ = writeln!(out, "What you can do:");
@@ -218,7 +242,7 @@ pub fn explain(policy: &Policy, input: &str) -> String {
                     for g in &d.guidance {
                         let _ = writeln!(s, "  {g:<10} {}", guidance_text(g));
                     }
-                    let adv = advice(policy, &d, None);
+                    let adv = advice(policy, &d, None, None);
                     if !adv.is_empty() {
                         s.push_str("\nWhat you can do:\n");
                         for line in adv {
