@@ -73,6 +73,13 @@ pub enum TaskOutcome {
     },
     /// A limit stopped the task.
     Limit(String),
+    /// A tool could not run because the environment is unsafe (no sandbox): exit code 4.
+    Unsafe {
+        /// The model's final answer.
+        answer: String,
+        /// What was missing and how to fix it.
+        reason: String,
+    },
 }
 
 /// Errors that end a task.
@@ -263,6 +270,7 @@ impl Agent {
         self.persist(std::slice::from_ref(&user))?;
         let mut usage = Usage::default();
         let mut refusals: Vec<String> = Vec::new();
+        let mut exec_refused = false;
         let mut empty_replies = 0u32;
         let mut steps = 0u32;
         let mut breaker = LoopBreaker::new(self.p.kernel.policy.limits());
@@ -296,7 +304,14 @@ impl Agent {
             assistant.tool_calls = reply.tool_calls.clone();
             if reply.tool_calls.is_empty() {
                 self.persist(&[assistant])?;
-                break if refusals.is_empty() {
+                break if let (Err(why), true) = (&self.p.tools.sandbox, exec_refused) {
+                    TaskOutcome::Unsafe {
+                        answer: reply.text,
+                        reason: format!(
+                            "exec was refused because the sandbox is unavailable: {why}"
+                        ),
+                    }
+                } else if refusals.is_empty() {
                     TaskOutcome::Completed(reply.text)
                 } else {
                     TaskOutcome::Refused {
@@ -316,6 +331,7 @@ impl Agent {
                         o
                     }
                     (None, Ok(())) => {
+                        exec_refused |= call.name == "exec" && self.p.tools.sandbox.is_err();
                         let o = self.handle_call(call, progress, &mut refusals).await?;
                         if let Err(t) =
                             breaker.after_call(&call.name, &call.arguments, o.is_error, o.bytes)
@@ -349,6 +365,7 @@ impl Agent {
             TaskOutcome::Completed(_) => "completed",
             TaskOutcome::Refused { .. } => "refused",
             TaskOutcome::Limit(_) => "limit",
+            TaskOutcome::Unsafe { .. } => "unsafe",
         };
         if let TaskOutcome::Limit(why) = &outcome {
             self.audit(

@@ -102,6 +102,7 @@ pub fn run(home: &Home, workspace: Option<PathBuf>, session_name: Option<String>
                         eprintln!("({} action(s) refused by policy)", refusals.len());
                     }
                     Ok(chela_agent::TaskOutcome::Limit(why)) => eprintln!("chela: {why}"),
+                    Ok(chela_agent::TaskOutcome::Unsafe { reason, .. }) => eprintln!("chela: {reason}"),
                     Err(e) => eprintln!("chela: {e}"),
                 },
                 _ = tokio::signal::ctrl_c() => {

@@ -283,6 +283,13 @@ fn cmd_run(home: &Home, a: RunArgs) -> Result<i32> {
             eprintln!("Run `chela policy explain` on a command to see why, or `chela audit show --session {session}`.");
             exit::REFUSED
         }
+        Ok(chela_agent::TaskOutcome::Unsafe { answer, reason }) => {
+            if !answer.trim().is_empty() {
+                println!("{}", answer.trim_end());
+            }
+            eprintln!("chela: {reason}");
+            exit::UNSAFE_ENV
+        }
         Ok(chela_agent::TaskOutcome::Limit(why)) => {
             eprintln!("chela: {why}");
             exit::FAILURE
