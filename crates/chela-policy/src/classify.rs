@@ -778,6 +778,32 @@ impl<'a> Walker<'a> {
                 depth,
             );
         }
+        // Expanding a credential-named variable puts the secret into the output the model reads.
+        let secret_var = sc
+            .words
+            .iter()
+            .chain(sc.redirects.iter().map(|r| &r.target))
+            .flat_map(|w| w.parts.iter())
+            .find_map(|p| match p {
+                WordPart::Param { name, .. } if secret_var_name(name) => Some(name.clone()),
+                _ => None,
+            })
+            .or_else(|| {
+                // `printenv NAME`
+                let mut it = sc.words.iter().filter_map(Word::literal);
+                match it.next().as_deref() {
+                    Some("printenv") => it.find(|n| secret_var_name(n)),
+                    _ => None,
+                }
+            });
+        if let Some(name) = secret_var {
+            self.push_simple(
+                &sc.text,
+                CommandClass::SecretAccess,
+                format!("expands ${name}, which looks like a credential (CNCERT-M2)"),
+                depth,
+            );
+        }
     }
 
     // ----- expansion ----------------------------------------------------------------------
@@ -3122,7 +3148,15 @@ impl<'a> Walker<'a> {
             return Outcome::new(WorkspaceWrite, "awk edits files in place")
                 .writes(rest.get(i + 1..).map(|r| r.to_vec()).unwrap_or_default());
         }
-        if p.contains('>') && p.contains("print") {
+        let writes_file = p.match_indices("print").any(|(i, _)| {
+            let after = &p[i..];
+            let stmt_end = after.find([';', '}', '\n']).unwrap_or(after.len());
+            after[..stmt_end].find('>').is_some_and(|j| {
+                let target = after[j + 1..stmt_end].trim_start_matches(['>', ' ']);
+                target.starts_with(|ch: char| ch == '"' || ch.is_ascii_alphabetic())
+            })
+        });
+        if writes_file {
             return Outcome::new(Unknown, "awk program may write files");
         }
         Outcome::new(ReadOnly, "awk filters text")
@@ -3628,6 +3662,25 @@ fn path_candidates(a: &str) -> Vec<&str> {
         }
     }
     v
+}
+
+/// Whether an environment variable name looks like it holds a credential.
+fn secret_var_name(name: &str) -> bool {
+    let u = name.to_ascii_uppercase();
+    [
+        "KEY",
+        "TOKEN",
+        "SECRET",
+        "PASSWORD",
+        "PASSWD",
+        "CREDENTIAL",
+        "PRIVATE",
+        "MNEMONIC",
+    ]
+    .iter()
+    .any(|s| u.contains(s))
+        && !matches!(u.as_str(), "KEYMAP" | "KEYTIMEOUT")
+        || u.starts_with("AWS_")
 }
 
 /// Git configuration keys that make git run commands.

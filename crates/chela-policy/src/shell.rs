@@ -1672,3 +1672,104 @@ pub fn parse_with_heredocs(input: &str, depth: usize) -> Result<Script, ParseErr
     fill_script(&mut script, &p.bodies);
     Ok(script)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn simple(s: &Script, i: usize) -> &SimpleCommand {
+        match &s.items[i].first.commands[0] {
+            Command::Simple(sc) => sc,
+            other => panic!("not simple: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn quote_removal_gives_static_words() {
+        for (src, want) in [
+            ("r''m", "rm"),
+            ("\\rm", "rm"),
+            ("\"r\"m", "rm"),
+            ("$'\\x72\\x6d'", "rm"),
+            ("$'\\162m'", "rm"),
+            ("'a b'\"c\"", "a bc"),
+        ] {
+            let s = parse(src).unwrap();
+            assert_eq!(
+                simple(&s, 0).words[0].literal().as_deref(),
+                Some(want),
+                "{src}"
+            );
+        }
+    }
+
+    #[test]
+    fn dynamic_parts_are_not_literal() {
+        for src in ["$(printf rm)", "`echo rm`", "$X", "${X:-rm}", "a$((1+1))"] {
+            let s = parse(src).unwrap();
+            assert_eq!(simple(&s, 0).words[0].literal(), None, "{src}");
+        }
+        let s = parse("/???/r?").unwrap();
+        assert!(simple(&s, 0).words[0].has_glob());
+        let s = parse("[").unwrap();
+        assert!(!simple(&s, 0).words[0].has_glob());
+    }
+
+    #[test]
+    fn heredoc_bodies_are_attached() {
+        let s = parse("cat <<EOF | sh\nrm -rf /\nEOF\necho after").unwrap();
+        let sc = simple(&s, 0);
+        let h = sc.redirects[0].heredoc.as_ref().unwrap();
+        assert_eq!(h.body, "rm -rf /\n");
+        assert!(!h.quoted);
+        assert_eq!(simple(&s, 1).text, "echo after");
+        let s = parse("cat <<-'X'\n\tbody $HOME\n\tX").unwrap();
+        let h = simple(&s, 0).redirects[0].heredoc.as_ref().unwrap();
+        assert_eq!(h.body, "body $HOME\n");
+        assert!(h.quoted);
+    }
+
+    #[test]
+    fn structure_is_parsed() {
+        let s = parse("a && b || c; d | e & f").unwrap();
+        assert_eq!(s.items.len(), 3);
+        assert_eq!(s.items[0].rest.len(), 2);
+        assert_eq!(s.items[1].first.commands.len(), 2);
+        let s = parse("for x in a b; do echo $x; done").unwrap();
+        match &s.items[0].first.commands[0] {
+            Command::Compound(c) => {
+                assert_eq!(c.keyword, "for");
+                assert_eq!(c.var.as_deref(), Some("x"));
+                assert_eq!(c.words.len(), 2);
+            }
+            other => panic!("{other:?}"),
+        }
+        let s = parse("case $x in a|b) echo 1;; *) echo 2;; esac").unwrap();
+        assert!(
+            matches!(&s.items[0].first.commands[0], Command::Compound(c) if c.keyword == "case" && c.bodies.len() == 2)
+        );
+        assert!(matches!(
+            &parse("f() { ls; }").unwrap().items[0].first.commands[0],
+            Command::FunctionDef { name, .. } if name == "f"
+        ));
+    }
+
+    #[test]
+    fn errors_are_reported_not_panicked() {
+        for bad in [
+            "echo 'x",
+            "echo \"x",
+            "$(ls",
+            "`ls",
+            "if true; then",
+            "ls )",
+            "cat <<EOF\nx",
+            "${x",
+            "case x in",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+        let deep = "(".repeat(MAX_DEPTH + 5);
+        assert!(parse(&deep).is_err());
+    }
+}

@@ -461,6 +461,14 @@ const TABLE: &[(&str, CommandClass)] = &[
         "command_not_found_handle() { rm -rf /; }; nosuchcmd",
         Destructive,
     ),
+    ("echo $OPENAI_API_KEY", SecretAccess),
+    (
+        "curl -H \"Authorization: Bearer $GITHUB_TOKEN\" https://api.example",
+        SecretAccess,
+    ),
+    ("printenv AWS_SECRET_ACCESS_KEY", SecretAccess),
+    ("awk '{ if ($1 > 0) print $2 }' data.txt", ReadOnly),
+    ("awk '{print $1 > \"out.txt\"}' data.txt", Unknown),
     // --- unknown ---------------------------------------------------------------------------
     ("$(printf rm) -rf /", Unknown),
     ("`echo rm` -rf /", Unknown),
