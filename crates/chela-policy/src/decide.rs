@@ -504,8 +504,9 @@ impl Policy {
                 before_approval: None,
             };
         }
-        // Allow rules (never floor items).
-        if base.auto_approvable {
+        // Allow rules (never floor items, never the taint rule of two: a prompt injection must
+        // not ride on a convenience rule; trusted hosts go in `taint.exempt_hosts`).
+        if base.auto_approvable && !base.rule.starts_with("taint.") {
             let net = base.rule == rules::EXEC_NETWORK || base.rule == rules::TAINT_EXEC_NETWORK;
             if let Some(r) = self.matching_allow_rule(effect, classification.as_ref(), net) {
                 let mut d = allow(

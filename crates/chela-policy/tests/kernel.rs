@@ -330,6 +330,27 @@ fn taint_rule_of_two() {
         Verdict::Allow
     );
 
+    // Allow rules do not lift the rule of two.
+    let ruled = Policy::load(
+        Some((
+            "/u/c.toml",
+            "[policy]\nallow_rules = [\"exec:curl *\", \"fetch:attacker.example\"]\n",
+        )),
+        None,
+        ctx(),
+    )
+    .unwrap();
+    assert_eq!(
+        ruled
+            .decide(&exec("curl -s https://api.example/x"), &dirty)
+            .rule,
+        "taint.exec_network"
+    );
+    assert_eq!(
+        ruled.decide(&fetch("attacker.example"), &dirty).rule,
+        "taint.egress_new_host"
+    );
+
     // Disabling taint tracking (only possible without an org that forbids it).
     let off = Policy::load(
         Some(("/u/c.toml", "[policy.taint]\nenabled = false\n")),
