@@ -50,21 +50,20 @@ enum Anchor {
     BaiduAltak,
 }
 
+/// Literal anchors for the Aho-Corasick prefilter. Kept to at most 32 patterns of at least three
+/// bytes so the packed (Teddy) searcher runs in its fastest configuration; keyword labels
+/// (`password`, `secret`, `token`, `api_key`, `密码` …), Azure `AccountKey=` and `Q~` secrets are
+/// found by the token pass instead.
 const ANCHORS: &[(&str, Anchor)] = &[
     ("sk-", Anchor::Sk),
-    ("sk_live_", Anchor::Stripe),
-    ("sk_test_", Anchor::Stripe),
-    ("rk_live_", Anchor::Stripe),
-    ("rk_test_", Anchor::Stripe),
+    ("k_live_", Anchor::Stripe),
+    ("k_test_", Anchor::Stripe),
     ("whsec_", Anchor::StripeWebhook),
     ("LTAI", Anchor::Alibaba),
     ("AKID", Anchor::Tencent),
     ("AKIA", Anchor::Aws),
     ("ASIA", Anchor::Aws),
     ("AIza", Anchor::GcpApi),
-    ("AccountKey=", Anchor::AzureAccountKey),
-    ("SharedAccessKey=", Anchor::AzureSharedAccessKey),
-    ("Q~", Anchor::AzureAdSecret),
     ("ghp_", Anchor::Github),
     ("gho_", Anchor::Github),
     ("ghu_", Anchor::Github),
@@ -84,32 +83,28 @@ const ANCHORS: &[(&str, Anchor)] = &[
     ("eyJ", Anchor::Jwt),
     ("-----BEGIN ", Anchor::Pem),
     ("://", Anchor::Url),
-    ("password", Anchor::Password),
-    ("Password", Anchor::Password),
-    ("PASSWORD", Anchor::Password),
-    ("passwd", Anchor::Password),
-    ("PASSWD", Anchor::Password),
-    ("密码", Anchor::Password),
-    ("口令", Anchor::Password),
-    ("secret", Anchor::Secret),
-    ("Secret", Anchor::Secret),
-    ("SECRET", Anchor::Secret),
-    ("token", Anchor::Secret),
-    ("Token", Anchor::Secret),
-    ("TOKEN", Anchor::Secret),
-    ("api_key", Anchor::Secret),
-    ("apikey", Anchor::Secret),
-    ("apiKey", Anchor::Secret),
-    ("ApiKey", Anchor::Secret),
-    ("API_KEY", Anchor::Secret),
-    ("APIKEY", Anchor::Secret),
-    ("access_key", Anchor::Secret),
-    ("ACCESS_KEY", Anchor::Secret),
-    ("AccessKey", Anchor::Secret),
-    ("私钥", Anchor::Secret),
     ("Bearer ", Anchor::Bearer),
     ("bce-v3/", Anchor::BaiduBce),
     ("ALTAK", Anchor::BaiduAltak),
+];
+
+/// Keyword labels looked for (ASCII case-insensitively) in tokens followed by `=` or `:`.
+const LABELS: &[(&[u8], Anchor)] = &[
+    (b"password", Anchor::Password),
+    (b"passwd", Anchor::Password),
+    (b"secret", Anchor::Secret),
+    (b"token", Anchor::Secret),
+    (b"api_key", Anchor::Secret),
+    (b"apikey", Anchor::Secret),
+    (b"access_key", Anchor::Secret),
+    (b"accesskey", Anchor::Secret),
+];
+
+/// Chinese labels (UTF-8), checked at CJK lead bytes.
+const ZH_LABELS: &[(&str, Anchor)] = &[
+    ("密码", Anchor::Password),
+    ("口令", Anchor::Password),
+    ("私钥", Anchor::Secret),
 ];
 
 // Byte classes for the token pass.
@@ -325,6 +320,11 @@ impl Engine {
                 }
             }
             Anchor::Stripe => {
+                // anchored on `k_live_` / `k_test_`: the key starts one byte earlier (`sk_`, `rk_`)
+                if p == 0 || !matches!(hay[p - 1], b's' | b'r') {
+                    return;
+                }
+                let p = p - 1;
                 if !left_ok(hay, p, is_word) {
                     return;
                 }
@@ -729,71 +729,6 @@ impl Engine {
             ls -= 1;
         }
         let le = run_end(hay, q, 48, ident);
-        let label = &hay[ls..le];
-        let lower: Vec<u8> = label.to_ascii_lowercase();
-        const NOT_SECRET: &[&[u8]] = &[
-            b"file",
-            b"path",
-            b"env",
-            b"name",
-            b"len",
-            b"size",
-            b"type",
-            b"count",
-            b"max",
-            b"min",
-            b"tokeniz",
-            b"tokens",
-            b"url",
-            b"uri",
-            b"field",
-            b"policy",
-            b"prompt",
-            b"label",
-            b"hint",
-            b"placeholder",
-            b"required",
-            b"reset",
-            b"confirm",
-            b"hash",
-            b"expir",
-            b"ttl",
-            b"kind",
-            b"mode",
-            b"format",
-            b"header",
-            b"limit",
-            b"usage",
-            b"budget",
-            b"length",
-            b"_id",
-            b"ref",
-            b"manager",
-            b"store",
-            b"provider",
-            b"version",
-            b"rotation",
-            b"created",
-            b"updated",
-            b"at",
-            b"policy",
-            b"regex",
-            b"pattern",
-            b"detector",
-            b"masked",
-            b"redact",
-            b"scope",
-        ];
-        if NOT_SECRET.iter().any(|n| {
-            // match whole-ish components: `_at` only as a suffix.
-            if *n == b"at" {
-                lower.ends_with(b"_at")
-            } else {
-                lower.windows(n.len()).any(|w| w == *n)
-            }
-        }) {
-            return;
-        }
         // Separator: optional closing quote, spaces, one of `=`, `:`, `:=`, `=>`, `：`.
         let mut i = le;
         if i < hay.len() && (hay[i] == b'"' || hay[i] == b'\'') {
@@ -870,6 +805,72 @@ impl Engine {
         if classes < 2 {
             return;
         }
+        // Labels that name something other than the secret itself (checked last: it is the
+        // costliest test).
+        let lower: Vec<u8> = hay[ls..le].to_ascii_lowercase();
+        const NOT_SECRET: &[&[u8]] = &[
+            b"file",
+            b"path",
+            b"env",
+            b"name",
+            b"len",
+            b"size",
+            b"type",
+            b"count",
+            b"max",
+            b"min",
+            b"tokeniz",
+            b"tokens",
+            b"url",
+            b"uri",
+            b"field",
+            b"policy",
+            b"prompt",
+            b"label",
+            b"hint",
+            b"placeholder",
+            b"required",
+            b"reset",
+            b"confirm",
+            b"hash",
+            b"expir",
+            b"ttl",
+            b"kind",
+            b"mode",
+            b"format",
+            b"header",
+            b"limit",
+            b"usage",
+            b"budget",
+            b"length",
+            b"_id",
+            b"ref",
+            b"manager",
+            b"store",
+            b"provider",
+            b"version",
+            b"rotation",
+            b"created",
+            b"updated",
+            b"at",
+            b"policy",
+            b"regex",
+            b"pattern",
+            b"detector",
+            b"masked",
+            b"redact",
+            b"scope",
+        ];
+        if NOT_SECRET.iter().any(|n| {
+            // match whole-ish components: `_at` only as a suffix.
+            if *n == b"at" {
+                lower.ends_with(b"_at")
+            } else {
+                lower.windows(n.len()).any(|w| w == *n)
+            }
+        }) {
+            return;
+        }
         let is_aws = lower.windows(17).any(|w| w == b"secret_access_key")
             || lower.windows(15).any(|w| w == b"secretaccesskey");
         let det = if is_aws && v.len() == 40 {
@@ -889,6 +890,52 @@ impl Engine {
 
     // ---------------------------------------------------------------- token pass
 
+    /// A token followed by `=`, `:`, `:=`, `=>` or `：` (after an optional closing quote) may be
+    /// a label: `db_password=`, `"client_secret":`, `AccountKey=`.
+    fn labels(&self, hay: &[u8], s: usize, e: usize, out: &mut Vec<Raw>) {
+        let n = hay.len();
+        let mut le = e;
+        while le > s && hay[le - 1] == b'=' {
+            le -= 1;
+        }
+        if le == e {
+            let mut j = e;
+            if j < n && (hay[j] == b'"' || hay[j] == b'\'') {
+                j += 1;
+            }
+            let j = run_end(hay, j, 3, |b| b == b' ' || b == b'\t');
+            if !(j < n
+                && (hay[j] == b'=' || hay[j] == b':' || hay[j..].starts_with("：".as_bytes())))
+            {
+                return;
+            }
+        } else if le - s >= 10 {
+            let label = &hay[s..le];
+            if label == b"AccountKey" {
+                self.confirm(Anchor::AzureAccountKey, hay, s, e, out);
+                return;
+            }
+            if label.ends_with(b"SharedAccessKey") {
+                self.confirm(Anchor::AzureSharedAccessKey, hay, le - 15, e, out);
+                return;
+            }
+        }
+        let label = &hay[s..le];
+        for k in 0..label.len() {
+            // dispatch on the first letter so most positions cost one comparison
+            if !matches!(label[k] | 0x20, b'p' | b's' | b't' | b'a') {
+                continue;
+            }
+            let rest = &label[k..];
+            for (kw, kind) in LABELS {
+                if rest.len() >= kw.len() && rest[..kw.len()].eq_ignore_ascii_case(kw) {
+                    self.assignment(hay, s + k, s + k + kw.len(), *kind, out);
+                    return;
+                }
+            }
+        }
+    }
+
     fn tokens(&self, hay: &[u8], out: &mut Vec<Raw>) {
         let n = hay.len();
         let mut i = 0usize;
@@ -899,11 +946,23 @@ impl Engine {
             if c == 0 {
                 if b == b'@' {
                     email_at(hay, i, out);
-                } else if (0xE0..0xF0).contains(&b) && i + 4 < n && hay[i + 3] == b' ' {
-                    let j = zh_chain(hay, i, out);
-                    if j > i {
-                        i = j;
-                        continue;
+                } else if b == b'~' {
+                    if i > 0 && hay[i - 1] == b'Q' {
+                        self.confirm(Anchor::AzureAdSecret, hay, i - 1, i + 1, out);
+                    }
+                } else if (0xE0..0xF0).contains(&b) {
+                    if i + 6 <= n {
+                        let w = &hay[i..i + 6];
+                        if let Some((_, kind)) = ZH_LABELS.iter().find(|(l, _)| l.as_bytes() == w) {
+                            self.assignment(hay, i, i + 6, *kind, out);
+                        }
+                    }
+                    if i + 4 < n && hay[i + 3] == b' ' {
+                        let j = zh_chain(hay, i, out);
+                        if j > i {
+                            i = j;
+                            continue;
+                        }
                     }
                 }
                 i += 1;
@@ -925,6 +984,9 @@ impl Engine {
                 }
             }
             let len = i - s;
+            if len >= 5 && acc & (LOWER | UPPER) != 0 {
+                self.labels(hay, s, i, out);
+            }
             if acc & !LOWER == 0 && (3..=8).contains(&len) {
                 chain.push(hay, s, i, out);
             } else {
@@ -1180,7 +1242,8 @@ fn digit_groups(hay: &[u8], s: usize, e: usize, out: &mut Vec<Raw>) -> Option<us
 /// by run of alphanumerics for the fixed-shape detectors (numbers, codes, hex keys).
 fn token(hay: &[u8], s: usize, e: usize, acc: u8, out: &mut Vec<Raw>) {
     token_at(hay, s, e, acc, false, out);
-    if acc & SYM == 0 {
+    // Longer tokens are base64 blobs (images, key bodies): their alphanumeric runs are random.
+    if acc & SYM == 0 || e - s > 256 {
         return;
     }
     let mut a = s;
