@@ -18,6 +18,9 @@ pub enum Language {
 
 struct Lists {
     english: Vec<&'static str>,
+    /// English words packed big-endian into `u64` (all are 3–8 ASCII letters), sorted like the
+    /// list, so lookups compare integers instead of strings.
+    english_packed: Vec<u64>,
     /// (character, index) sorted by character.
     chinese: Vec<(char, u16)>,
     chinese_words: Vec<char>,
@@ -37,12 +40,22 @@ fn lists() -> &'static Lists {
             .map(|(i, &c)| (c, i as u16))
             .collect();
         chinese.sort_unstable();
+        let english_packed = english.iter().map(|w| pack(w.as_bytes())).collect();
         Lists {
             english,
+            english_packed,
             chinese,
             chinese_words,
         }
     })
+}
+
+/// Packs up to eight bytes big-endian, left-aligned (zero padding sorts first, as in strings).
+fn pack(w: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    let n = w.len().min(8);
+    b[..n].copy_from_slice(&w[..n]);
+    u64::from_be_bytes(b)
 }
 
 /// Index of an English BIP-39 word (lower-case ASCII), if it is in the list.
@@ -50,8 +63,11 @@ pub fn english_index(word: &[u8]) -> Option<u16> {
     if !(3..=8).contains(&word.len()) {
         return None;
     }
-    let w = std::str::from_utf8(word).ok()?;
-    lists().english.binary_search(&w).ok().map(|i| i as u16)
+    lists()
+        .english_packed
+        .binary_search(&pack(word))
+        .ok()
+        .map(|i| i as u16)
 }
 
 /// Index of a Chinese (simplified) BIP-39 word.

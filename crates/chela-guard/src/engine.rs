@@ -138,6 +138,27 @@ const fn class_table() -> [u8; 256] {
 
 static CLASS: [u8; 256] = class_table();
 
+/// Token-pass table: the token classes (low six bits) plus `EQ` for `=` and `SPECIAL` for bytes
+/// outside tokens that start a check (`@`, `~`, UTF-8 lead bytes of CJK characters).
+const TOKEN_BITS: u8 = 63;
+const EQ: u8 = 64;
+const SPECIAL: u8 = 128;
+
+const fn scan_table() -> [u8; 256] {
+    let mut t = class_table();
+    t[b'=' as usize] |= EQ;
+    t[b'@' as usize] |= SPECIAL;
+    t[b'~' as usize] |= SPECIAL;
+    let mut i = 0xE0;
+    while i < 0xF0 {
+        t[i] |= SPECIAL;
+        i += 1;
+    }
+    t
+}
+
+static SCAN: [u8; 256] = scan_table();
+
 #[inline]
 fn is_alnum(b: u8) -> bool {
     b.is_ascii_alphanumeric()
@@ -898,6 +919,10 @@ impl Engine {
         while le > s && hay[le - 1] == b'=' {
             le -= 1;
         }
+        // Labels are short; a long token ending in `=` is base64 padding, not `name=`.
+        if le - s > 64 {
+            return;
+        }
         if le == e {
             let mut j = e;
             if j < n && (hay[j] == b'"' || hay[j] == b'\'') {
@@ -942,8 +967,12 @@ impl Engine {
         let mut chain = Chain::default();
         while i < n {
             let b = hay[i];
-            let c = CLASS[b as usize];
-            if c == 0 {
+            let c = SCAN[b as usize];
+            if c & TOKEN_BITS == 0 {
+                if c == 0 {
+                    i += 1;
+                    continue;
+                }
                 if b == b'@' {
                     email_at(hay, i, out);
                 } else if b == b'~' {
@@ -971,18 +1000,19 @@ impl Engine {
             let s = i;
             let mut acc = 0u8;
             while i < n {
-                let c = CLASS[hay[i] as usize];
-                if c == 0 {
+                let c = SCAN[hay[i] as usize];
+                if c & TOKEN_BITS == 0 {
                     break;
                 }
                 acc |= c;
                 i += 1;
                 // `name=value`: an interior `=` (not base64 padding) ends the token, so the value
                 // is judged on its own.
-                if hay[i - 1] == b'=' && i < n && hay[i] != b'=' && CLASS[hay[i] as usize] != 0 {
+                if c & EQ != 0 && i < n && hay[i] != b'=' && CLASS[hay[i] as usize] != 0 {
                     break;
                 }
             }
+            let acc = acc & TOKEN_BITS;
             let len = i - s;
             if len >= 5 && acc & (LOWER | UPPER) != 0 {
                 self.labels(hay, s, i, out);
@@ -1243,7 +1273,8 @@ fn digit_groups(hay: &[u8], s: usize, e: usize, out: &mut Vec<Raw>) -> Option<us
 fn token(hay: &[u8], s: usize, e: usize, acc: u8, out: &mut Vec<Raw>) {
     token_at(hay, s, e, acc, false, out);
     // Longer tokens are base64 blobs (images, key bodies): their alphanumeric runs are random.
-    if acc & SYM == 0 || e - s > 256 {
+    // Every run-level detector needs digits.
+    if acc & SYM == 0 || acc & DIGIT == 0 || e - s > 256 {
         return;
     }
     let mut a = s;
@@ -1634,18 +1665,37 @@ impl Chain {
     #[inline]
     fn flush(&mut self, hay: &[u8], out: &mut Vec<Raw>) {
         if self.count >= 12 {
-            let mut words: Vec<(usize, usize, Option<u16>)> = Vec::with_capacity(self.count);
+            // First pass without allocating: is there a run of 12 word-list words at all?
+            let (mut run, mut best) = (0usize, 0usize);
             let mut i = self.start;
             while i < self.last_end {
                 if hay[i].is_ascii_lowercase() {
                     let e = run_end(hay, i, 16, |b| b.is_ascii_lowercase());
-                    words.push((i, e, bip39::english_index(&hay[i..e])));
+                    run = if bip39::english_index(&hay[i..e]).is_some() {
+                        run + 1
+                    } else {
+                        0
+                    };
+                    best = best.max(run);
                     i = e;
                 } else {
                     i += 1;
                 }
             }
-            mnemonic_windows(&words, out);
+            if best >= 12 {
+                let mut words: Vec<(usize, usize, Option<u16>)> = Vec::with_capacity(self.count);
+                let mut i = self.start;
+                while i < self.last_end {
+                    if hay[i].is_ascii_lowercase() {
+                        let e = run_end(hay, i, 16, |b| b.is_ascii_lowercase());
+                        words.push((i, e, bip39::english_index(&hay[i..e])));
+                        i = e;
+                    } else {
+                        i += 1;
+                    }
+                }
+                mnemonic_windows(&words, out);
+            }
         }
         self.count = 0;
     }
