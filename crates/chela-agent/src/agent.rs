@@ -300,8 +300,21 @@ impl Agent {
                 continue;
             }
             empty_replies = 0;
-            let mut assistant = Message::text(Role::Assistant, reply.text.clone());
-            assistant.tool_calls = reply.tool_calls.clone();
+            // What the model wrote goes back to the provider with the next request and into the
+            // transcript: secrets it repeats (e.g. in tool arguments) are masked there, while the
+            // calls themselves are judged and run as proposed.
+            let mut assistant = Message::text(
+                Role::Assistant,
+                self.p.guard.redact_all(&reply.text, &mut self.redactor),
+            );
+            assistant.tool_calls = reply
+                .tool_calls
+                .iter()
+                .map(|c| ToolCall {
+                    arguments: self.p.guard.redact_all(&c.arguments, &mut self.redactor),
+                    ..c.clone()
+                })
+                .collect();
             if reply.tool_calls.is_empty() {
                 self.persist(&[assistant])?;
                 break if let (Err(why), true) = (&self.p.tools.sandbox, exec_refused) {
@@ -341,7 +354,13 @@ impl Agent {
                         o
                     }
                 };
-                batch.push(Message::tool_result(call.id.clone(), outcome.content));
+                // Every result (including refusal messages that quote the call) is masked before it
+                // can reach the provider or the transcript.
+                let content = self
+                    .p
+                    .guard
+                    .redact_all(&outcome.content, &mut self.redactor);
+                batch.push(Message::tool_result(call.id.clone(), content));
             }
             self.persist(&batch)?;
             if let Some(t) = tripped {
@@ -497,6 +516,7 @@ impl Agent {
             &args,
             &self.p.tools.workspace,
             &self.p.kernel.policy,
+            &self.p.guard,
         );
         if let Err(refusal) = self.decide(call, &effect).await? {
             progress.event(AgentEvent::Refused {

@@ -8,6 +8,7 @@
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
+use chela_guard::{Category, Guard};
 use chela_policy::{
     request_approval, ApprovalOutcome, ApprovalQueue, ApprovalRequest, Effect, Policy,
     ScriptDigest, SessionState,
@@ -44,8 +45,29 @@ fn str_arg<'a>(args: &'a Value, key: &str) -> &'a str {
     args.get(key).and_then(Value::as_str).unwrap_or("")
 }
 
+/// Secrets the guard finds in text about to leave (command lines, URLs): keys, tokens, private
+/// keys, mnemonics and known secrets — what the floor's "no secrets out" rule needs to know.
+fn secret_count(guard: &Guard, text: &str) -> u32 {
+    guard
+        .find(text)
+        .iter()
+        .filter(|f| {
+            matches!(
+                f.detector.category(),
+                Category::Credential | Category::KeyMaterial | Category::KnownSecret
+            )
+        })
+        .count() as u32
+}
+
 /// The effect a tool call would have, as the kernel sees it.
-pub fn effect_for(tool: &str, args: &Value, workspace: &Workspace, policy: &Policy) -> Effect {
+pub fn effect_for(
+    tool: &str,
+    args: &Value,
+    workspace: &Workspace,
+    policy: &Policy,
+    guard: &Guard,
+) -> Effect {
     let root = workspace.root();
     let path_effect = |key: &str, default: &str| {
         let raw = args.get(key).and_then(Value::as_str).unwrap_or(default);
@@ -55,7 +77,8 @@ pub fn effect_for(tool: &str, args: &Value, workspace: &Workspace, policy: &Poli
     };
     match tool {
         "exec" => {
-            let mut effect = Effect::exec(str_arg(args, "command"), root);
+            let command = str_arg(args, "command");
+            let mut effect = Effect::exec(command, root);
             let scripts: Vec<ScriptDigest> = policy
                 .scripts_to_hash(&effect)
                 .into_iter()
@@ -68,8 +91,14 @@ pub fn effect_for(tool: &str, args: &Value, workspace: &Workspace, policy: &Poli
                     Some(ScriptDigest::of(p, &file.bytes))
                 })
                 .collect();
-            if let Effect::Exec { scripts: s, .. } = &mut effect {
+            if let Effect::Exec {
+                scripts: s,
+                secret_findings,
+                ..
+            } = &mut effect
+            {
                 *s = scripts;
+                *secret_findings = secret_count(guard, command);
             }
             effect
         }
@@ -97,10 +126,11 @@ pub fn effect_for(tool: &str, args: &Value, workspace: &Workspace, policy: &Poli
         "web_fetch" => {
             let url = str_arg(args, "url").to_string();
             let host = chela_policy::url_host(&url).unwrap_or_default();
+            let secret_findings = secret_count(guard, &url);
             Effect::Fetch {
                 url,
                 host,
-                secret_findings: 0,
+                secret_findings,
             }
         }
         other => Effect::SendMessage {

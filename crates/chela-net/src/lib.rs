@@ -215,6 +215,7 @@ struct Completion {
     port: u16,
     method: Method,
     status: u16,
+    started: Instant,
     done: bool,
 }
 
@@ -237,6 +238,7 @@ impl Completion {
                 bytes,
                 allowed: true,
                 reason,
+                duration_ms: Some(self.started.elapsed().as_millis() as u64),
             },
         ));
     }
@@ -790,6 +792,7 @@ impl NetClient {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
             let mut completion = Completion {
+                started,
                 audit: self.audit.clone(),
                 session: self.session.clone(),
                 host: t.host_str.clone(),
@@ -880,6 +883,7 @@ impl NetClient {
                 bytes,
                 allowed,
                 reason,
+                duration_ms: None,
             },
         ))?;
         Ok(())

@@ -355,6 +355,7 @@ fn audit(
             bytes,
             allowed,
             reason,
+            duration_ms: None,
         },
     );
     sink.record(ev).is_ok()

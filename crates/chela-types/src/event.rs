@@ -197,6 +197,9 @@ pub enum EventKind {
         /// Why it was refused, if it was.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
+        /// Time from sending to the end of the response, milliseconds (on completion records).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        duration_ms: Option<u64>,
     },
     /// The session became tainted by untrusted content.
     Tainted {

@@ -212,6 +212,7 @@ impl MemAudit {
                     bytes,
                     allowed,
                     reason,
+                    ..
                 } => Some((
                     host.clone(),
                     *port,
