@@ -159,6 +159,22 @@ const fn scan_table() -> [u8; 256] {
 
 static SCAN: [u8; 256] = scan_table();
 
+const fn plain_table() -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let c = class_table();
+    let mut i = 0;
+    while i < 256 {
+        if c[i] != 0 && i != b'=' as usize {
+            t[i] = 0xff;
+        }
+        i += 1;
+    }
+    t
+}
+
+/// 0xff for token bytes other than `=`, else 0 (for the eight-byte fast path).
+static PLAIN: [u8; 256] = plain_table();
+
 #[inline]
 fn is_alnum(b: u8) -> bool {
     b.is_ascii_alphanumeric()
@@ -999,6 +1015,22 @@ impl Engine {
             }
             let s = i;
             let mut acc = 0u8;
+            // Eight bytes at a time while all are token bytes other than `=` (long tokens:
+            // base64 bodies, hex digests), then byte by byte.
+            while let Some(w) = hay.get(i..i + 8) {
+                let mut all = 0xffu8;
+                let mut or = 0u8;
+                for &x in w {
+                    let c = SCAN[x as usize];
+                    all &= PLAIN[x as usize];
+                    or |= c;
+                }
+                if all == 0 {
+                    break;
+                }
+                acc |= or;
+                i += 8;
+            }
             while i < n {
                 let c = SCAN[hay[i] as usize];
                 if c & TOKEN_BITS == 0 {

@@ -23,7 +23,10 @@ pub use injection::{
 };
 pub use known::MIN_KNOWN_SECRET_LEN;
 pub use redact::{mask, Redactor};
-pub use scan::{run, run_scan_cli, scan_paths, ScanArgs, ScanFinding, ScanOptions, ScanReport};
+pub use scan::{
+    run, run_scan, run_scan_cli, run_scan_cli_to, scan_paths, ScanArgs, ScanFinding, ScanOptions,
+    ScanReport, Skipped,
+};
 
 use chela_types::GuardHitRecord;
 use serde::{Deserialize, Serialize};

@@ -4,15 +4,21 @@ use crate::detector::Detector;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
-/// Masked display of a value: its first and last two characters (`sk…7Q`); values shorter than
-/// eight characters are fully masked.
+/// Masked display of a value: its first and last two characters (`sk…7Q`), whitespace and
+/// control characters ignored (so a masked value is one word); values shorter than eight
+/// characters are fully masked.
 pub fn mask(value: &str) -> String {
-    let n = value.chars().count();
+    let visible = || {
+        value
+            .chars()
+            .filter(|c| !c.is_whitespace() && !c.is_control())
+    };
+    let n = visible().count();
     if n < 8 {
         return "*".repeat(n.max(1));
     }
-    let first: String = value.chars().take(2).collect();
-    let last: String = value.chars().skip(n - 2).collect();
+    let first: String = visible().take(2).collect();
+    let last: String = visible().skip(n - 2).collect();
     format!("{first}…{last}")
 }
 
@@ -80,5 +86,6 @@ mod tests {
         assert_eq!(mask("sk-abcdefghijklmnop"), "sk…op");
         assert_eq!(mask("short"), "*****");
         assert_eq!(mask("密码是一二三四五六"), "密码…五六");
+        assert_eq!(mask("寸 尾 山 川 大 小 上 下 妻"), "寸尾…下妻");
     }
 }

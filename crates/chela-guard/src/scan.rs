@@ -5,7 +5,7 @@ use crate::{Confidence, Detector, Guard};
 use clap::Args;
 use serde::Serialize;
 use std::fs;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 /// Scan settings.
@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 pub struct ScanOptions {
     /// Files larger than this are skipped with a note.
     pub max_file_size: u64,
-    /// Report findings from this confidence up (low findings are warnings).
+    /// Report findings from this confidence up (default medium; low adds entropy and
+    /// unlabelled-hex warnings).
     pub min_confidence: Confidence,
 }
 
@@ -21,7 +22,7 @@ impl Default for ScanOptions {
     fn default() -> Self {
         ScanOptions {
             max_file_size: 32 * 1024 * 1024,
-            min_confidence: Confidence::Low,
+            min_confidence: Confidence::Medium,
         }
     }
 }
@@ -97,6 +98,12 @@ impl ScanReport {
                 f.masked
             ));
         }
+        s
+    }
+
+    /// One `note: skipped PATH: REASON` line per skipped path (printed on stderr by the CLI).
+    pub fn notes(&self) -> String {
+        let mut s = String::new();
         for k in &self.skipped {
             s.push_str(&format!(
                 "note: skipped {}: {}\n",
@@ -262,73 +269,134 @@ pub fn scan_paths(guard: &Guard, paths: &[PathBuf], opts: &ScanOptions) -> ScanR
 /// Arguments of `chela scan` (mount with `#[command(flatten)]` or as a subcommand's args).
 #[derive(Debug, Clone, Args)]
 pub struct ScanArgs {
-    /// Files or directories to scan.
+    /// Files or directories to scan (directories recursively; `.git` and binary files skipped).
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
-    /// Print the report as JSON.
+    /// Print the report as JSON instead of `file:line:col detector confidence masked-value`.
     #[arg(long)]
     pub json: bool,
     /// Exit 3 when a finding reaches this confidence: high (default), medium, low, or never.
     #[arg(long, value_name = "LEVEL", default_value = "high")]
     pub fail_on: String,
+    /// Report findings from this confidence up: medium (default), low (adds entropy and
+    /// unlabelled-hex warnings) or high.
+    #[arg(long, value_name = "LEVEL", default_value = "medium")]
+    pub min_confidence: String,
     /// Skip files larger than this many bytes.
     #[arg(long, value_name = "BYTES", default_value_t = 32 * 1024 * 1024)]
     pub max_file_size: u64,
 }
 
-/// Runs `chela scan` with the default guard, printing to stdout; returns the exit code
-/// (0 clean, 3 findings at or above `--fail-on`, 2 usage error, 1 guard failure).
-pub fn run(args: ScanArgs) -> i32 {
-    let fail_on = match args.fail_on.to_ascii_lowercase().as_str() {
-        "never" | "none" => None,
-        other => match Confidence::parse(other) {
-            Some(c) => Some(c),
-            None => {
-                eprintln!(
-                    "chela scan: --fail-on must be high, medium, low or never (got `{}`)",
-                    args.fail_on
-                );
-                return chela_types::exit::USAGE;
-            }
-        },
+fn parse_level(flag: &str, v: &str, allow_never: bool) -> Result<Option<Confidence>, String> {
+    let l = v.to_ascii_lowercase();
+    if allow_never && (l == "never" || l == "none") {
+        return Ok(None);
+    }
+    match Confidence::parse(&l) {
+        Some(c) => Ok(Some(c)),
+        None => Err(format!(
+            "chela scan: {flag} must be high, medium, low{} (got `{v}`)",
+            if allow_never { " or never" } else { "" }
+        )),
+    }
+}
+
+/// Runs `chela scan` with the default guard, writing the report to `out` and notes and errors to
+/// `err`; returns the exit code: 0 clean (below `--fail-on`), 3 findings at or above
+/// `--fail-on`, 2 usage error (bad level, a PATH that does not exist or cannot be read),
+/// 1 internal failure.
+pub fn run_scan(args: &ScanArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let fail_on = match parse_level("--fail-on", &args.fail_on, true) {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = writeln!(err, "{e}");
+            return chela_types::exit::USAGE;
+        }
     };
+    let min_confidence = match parse_level("--min-confidence", &args.min_confidence, false) {
+        Ok(Some(l)) => l,
+        Ok(None) => Confidence::Medium,
+        Err(e) => {
+            let _ = writeln!(err, "{e}");
+            return chela_types::exit::USAGE;
+        }
+    };
+    for p in &args.paths {
+        if let Err(e) = fs::metadata(p) {
+            let _ = writeln!(
+                err,
+                "chela scan: cannot read {}: {e}; pass existing files or directories",
+                p.display()
+            );
+            return chela_types::exit::USAGE;
+        }
+    }
     let guard = match Guard::new() {
         Ok(g) => g,
         Err(e) => {
-            eprintln!("chela scan: {e}");
+            let _ = writeln!(err, "chela scan: {e}");
             return chela_types::exit::FAILURE;
         }
     };
     let opts = ScanOptions {
         max_file_size: args.max_file_size,
-        ..ScanOptions::default()
+        min_confidence,
     };
     let rep = scan_paths(&guard, &args.paths, &opts);
-    if args.json {
+    let written = if args.json {
         match serde_json::to_string_pretty(&rep) {
-            Ok(s) => println!("{s}"),
+            Ok(s) => writeln!(out, "{s}"),
             Err(e) => {
-                eprintln!("chela scan: cannot encode the report as JSON: {e}");
+                let _ = writeln!(err, "chela scan: cannot encode the report as JSON: {e}");
                 return chela_types::exit::FAILURE;
             }
         }
     } else {
-        print!("{}", rep.to_text());
-        eprintln!(
-            "scanned {} file(s), {} bytes: {} finding(s), {} skipped",
-            rep.files_scanned,
-            rep.bytes_scanned,
-            rep.findings.len(),
-            rep.skipped.len()
-        );
+        write!(out, "{}", rep.to_text())
+    };
+    if let Err(e) = written.and_then(|()| out.flush()) {
+        let _ = writeln!(err, "chela scan: cannot write the report: {e}");
+        return chela_types::exit::FAILURE;
     }
+    let _ = write!(err, "{}", rep.notes());
+    let _ = writeln!(
+        err,
+        "scanned {} file(s), {} bytes: {} finding(s), {} skipped",
+        rep.files_scanned,
+        rep.bytes_scanned,
+        rep.findings.len(),
+        rep.skipped.len()
+    );
     rep.exit_code(fail_on)
 }
 
-/// Parses `args` (without the program and `scan` words) and runs the scan; returns the exit code.
+/// Runs `chela scan` on stdout/stderr; see [`run_scan`] for exit codes.
+pub fn run(args: ScanArgs) -> i32 {
+    run_scan(
+        &args,
+        &mut std::io::stdout().lock(),
+        &mut std::io::stderr().lock(),
+    )
+}
+
+/// Parses `args` (the words after `chela scan`) and runs the scan on stdout/stderr; returns the
+/// exit code (2 on a usage error, 0 for `--help`).
 pub fn run_scan_cli(args: &[String]) -> i32 {
+    run_scan_cli_to(
+        args,
+        &mut std::io::stdout().lock(),
+        &mut std::io::stderr().lock(),
+    )
+}
+
+/// [`run_scan_cli`] writing to the given streams (for tests and embedding).
+pub fn run_scan_cli_to(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     use clap::{Command, FromArgMatches};
-    let cmd = ScanArgs::augment_args(Command::new("chela scan").no_binary_name(true));
+    let cmd = ScanArgs::augment_args(
+        Command::new("chela scan")
+            .about("Find secrets, key material and personal data in files (CN-A4)")
+            .no_binary_name(true),
+    );
     let m = match cmd.try_get_matches_from(args) {
         Ok(m) => m,
         Err(e) => {
@@ -337,14 +405,19 @@ pub fn run_scan_cli(args: &[String]) -> i32 {
             } else {
                 chela_types::exit::OK
             };
-            let _ = e.print();
+            let text = e.render().to_string();
+            let _ = if e.use_stderr() {
+                write!(err, "{text}")
+            } else {
+                write!(out, "{text}")
+            };
             return code;
         }
     };
     match ScanArgs::from_arg_matches(&m) {
-        Ok(a) => run(a),
+        Ok(a) => run_scan(&a, out, err),
         Err(e) => {
-            let _ = e.print();
+            let _ = write!(err, "{}", e.render());
             chela_types::exit::USAGE
         }
     }
