@@ -200,7 +200,7 @@ fn scan_paths_with_a_vault_aware_guard_finds_known_secrets() {
     guard
         .add_known_secret("provider_key", gen::KNOWN_SECRET)
         .expect("known secret");
-    let rep = scan_paths(&guard, &[f.clone()], &ScanOptions::default());
+    let rep = scan_paths(&guard, std::slice::from_ref(&f), &ScanOptions::default());
     assert_eq!(rep.findings.len(), 1, "{rep:?}");
     assert_eq!(rep.findings[0].detector, Detector::KnownSecret);
     assert_eq!((rep.findings[0].line, rep.findings[0].col), (1, 10));
