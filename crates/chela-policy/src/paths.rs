@@ -106,21 +106,28 @@ impl CommandContext {
         if self.is_chela_path(p) {
             return WriteKind::Chela;
         }
-        if self.is_scratch(p) {
-            return WriteKind::Scratch;
-        }
         let b = p.as_os_str().as_bytes();
-        if bytes_have_prefix(b, b"/dev/tcp") || bytes_have_prefix(b, b"/dev/udp") {
-            return WriteKind::Network;
-        }
-        if is_block_device(p) {
-            return WriteKind::Device;
-        }
+        // Files that make other programs run code are special wherever they are — also inside
+        // a workspace that happens to live under /tmp.
         if contains_seq(b, b"/.git/hooks/")
             || b.ends_with(b"/.git/hooks")
             || b.ends_with(b"/.git/config")
         {
             return WriteKind::StartupOrPersistence(".git hooks/config run code on git commands");
+        }
+        if b.ends_with(b"/.envrc") || contains_seq(b, b"/.vscode/tasks.json") {
+            return WriteKind::StartupOrPersistence(
+                "direnv and editor task files run code when the directory is opened",
+            );
+        }
+        if self.is_scratch(p) {
+            return WriteKind::Scratch;
+        }
+        if bytes_have_prefix(b, b"/dev/tcp") || bytes_have_prefix(b, b"/dev/udp") {
+            return WriteKind::Network;
+        }
+        if is_block_device(p) {
+            return WriteKind::Device;
         }
         if let Some(rel) = rel_bytes(p, &self.home) {
             for (f, why) in HOME_CONFIG {
@@ -380,6 +387,33 @@ mod tests {
 
     fn ctx() -> CommandContext {
         CommandContext::new("/home/u/.chela/workspace", "/home/u", "/home/u/.chela")
+    }
+
+    #[test]
+    fn persistence_files_are_special_even_in_a_workspace_under_tmp() {
+        let c = CommandContext::new("/tmp/proj", "/home/u", "/home/u/.chela");
+        for p in [
+            "/tmp/proj/.git/hooks/pre-commit",
+            "/tmp/proj/.git/config",
+            "/tmp/proj/.envrc",
+            "/tmp/proj/.vscode/tasks.json",
+        ] {
+            assert!(
+                matches!(
+                    c.write_kind(Path::new(p)),
+                    WriteKind::StartupOrPersistence(_)
+                ),
+                "{p}"
+            );
+        }
+        assert!(matches!(
+            c.write_kind(Path::new("/tmp/proj/src/main.rs")),
+            WriteKind::Scratch | WriteKind::Workspace
+        ));
+        assert!(matches!(
+            ctx().write_kind(Path::new("/home/u/.chela/workspace/.git/hooks/x")),
+            WriteKind::StartupOrPersistence(_)
+        ));
     }
 
     #[test]
