@@ -1309,21 +1309,20 @@ fn token(hay: &[u8], s: usize, e: usize, acc: u8, out: &mut Vec<Raw>) {
     if acc & SYM == 0 || acc & DIGIT == 0 || e - s > 256 {
         return;
     }
+    // One pass over the token: each maximal alphanumeric run with its classes.
     let mut a = s;
-    while a < e {
-        if !is_alnum(hay[a]) {
-            a += 1;
+    let mut run_acc = 0u8;
+    for k in s..=e {
+        let c = if k < e { CLASS[hay[k] as usize] } else { SYM };
+        if c & SYM == 0 {
+            run_acc |= c;
             continue;
         }
-        let b = run_end(hay, a, e - a, is_alnum);
-        if b - a >= 9 && (a, b) != (s, e) {
-            let mut sub_acc = 0u8;
-            for &x in &hay[a..b] {
-                sub_acc |= CLASS[x as usize];
-            }
-            token_at(hay, a, b, sub_acc, true, out);
+        if k - a >= 9 && (a, k) != (s, e) && run_acc & DIGIT != 0 {
+            token_at(hay, a, k, run_acc, true, out);
         }
-        a = b;
+        a = k + 1;
+        run_acc = 0;
     }
 }
 
