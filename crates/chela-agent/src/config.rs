@@ -413,6 +413,14 @@ impl Config {
         if self.agent.max_steps == 0 {
             return Err(err("agent.max_steps", "must be at least 1".into()));
         }
+        if self.agent.max_cost_usd.is_some()
+            && (p.input_price_per_mtok.is_none() || p.output_price_per_mtok.is_none())
+        {
+            return Err(err(
+                "agent.max_cost_usd",
+                "a cost budget needs the model's prices: set provider.input_price_per_mtok and provider.output_price_per_mtok (USD per million tokens)".into(),
+            ));
+        }
         if self.agent.tool_output_chars < 256 {
             return Err(err(
                 "agent.tool_output_chars",
@@ -545,6 +553,21 @@ api_key_env = "OLLAMA_KEY"
         let t = GOOD.replace("http://127.0.0.1:11434/v1", "localhost:11434");
         let e = parse(&t).unwrap_err().to_string();
         assert!(e.contains("provider.base_url") && e.contains(":4:"), "{e}");
+    }
+
+    #[test]
+    fn cost_budget_needs_prices() {
+        let t = format!("{GOOD}\n[agent]\nmax_cost_usd = 1.5\n");
+        let e = parse(&t).unwrap_err().to_string();
+        assert!(
+            e.contains("agent.max_cost_usd") && e.contains("input_price_per_mtok"),
+            "{e}"
+        );
+        let t = GOOD.replace(
+            "[provider]",
+            "[provider]\ninput_price_per_mtok = 0.15\noutput_price_per_mtok = 0.6",
+        ) + "\n[agent]\nmax_cost_usd = 1.5\n";
+        assert!(parse(&t).is_ok());
     }
 
     #[test]

@@ -360,3 +360,30 @@ fn keyless_local_server_works() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(server.requests()[0].header("authorization").is_none());
 }
+
+#[test]
+fn cost_budget_stops_the_task() {
+    let s = Setup::new(
+        Protocol::OpenAi,
+        vec![
+            Reply::tool_call("list", "{}"),
+            Reply::tool_call("list", "{}"),
+            Reply::text("never reached"),
+        ],
+    );
+    // Absurd prices make the first round trip exceed a $5 budget.
+    s.set_provider_option("input_price_per_mtok = 1000000.0\noutput_price_per_mtok = 1000000.0");
+    let cfg = s.home.chela_home().join("config.toml");
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("# max_cost_usd = 1.0", "max_cost_usd = 5.0");
+    std::fs::write(&cfg, text).unwrap();
+    let out = s.run(&["run", "go"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cost budget exhausted"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(s.server.model_requests().len(), 1);
+}
