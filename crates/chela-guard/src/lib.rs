@@ -532,6 +532,35 @@ mod tests {
     }
 
     #[test]
+    fn vendor_prefixes_inside_tokens_and_values() {
+        let g = guard();
+        for (t, det) in [
+            (
+                "see https://h/x/ghp_aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dE3fG5",
+                "github_token",
+            ),
+            ("AWS_KEY=AKIAIOSFODNN7EXAMPL3 done", "aws_access_key_id"),
+            (
+                "k: xoxb-123456789012-1234567890123-AbCdEfGh1234",
+                "slack_token",
+            ),
+            ("stripe=sk_live_4eC39HqLyjWDarjtT1zdp7dc", "stripe_key"),
+            (
+                "\"key\":\"hf_aBcDeFgHiJkLmNoPqRsTuVwXyZaBcDeFgH\"",
+                "huggingface_token",
+            ),
+        ] {
+            let f = g.find(t);
+            assert!(f.iter().any(|f| f.detector.id() == det), "{t}: {f:?}");
+        }
+        // a prefix in the middle of a word is not a key
+        assert!(!g
+            .find("the wordAKIAIOSFODNN7EXAMPL3 here")
+            .iter()
+            .any(|f| f.detector == Detector::AwsAccessKeyId));
+    }
+
+    #[test]
     fn line_col_counts_chars() {
         assert_eq!(line_col("ab\n中文x", 9), (2, 3));
     }
