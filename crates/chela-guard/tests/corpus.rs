@@ -18,7 +18,12 @@ fn guard() -> Guard {
 #[test]
 fn recall_on_true_positives() {
     let g = guard();
-    let tps = gen::true_positives(0x5eed, 40);
+    let per = std::env::var("CHELA_GUARD_CORPUS_PER")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|&n| n >= 40)
+        .unwrap_or(40);
+    let tps = gen::true_positives(0x5eed, per);
     let mut per: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     let mut misses = Vec::new();
     for tp in &tps {
@@ -72,7 +77,13 @@ fn recall_on_true_positives() {
 #[test]
 fn false_positives_on_clean_text() {
     let g = guard();
-    let mb = 12usize;
+    // 12 MB by default (a few seconds in debug builds); more with CHELA_GUARD_CORPUS_MB, e.g.
+    // `CHELA_GUARD_CORPUS_MB=200 cargo test --release -p chela-guard --test corpus`.
+    let mb = std::env::var("CHELA_GUARD_CORPUS_MB")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|&n| n >= 12)
+        .unwrap_or(12);
     let text = gen::clean_text(0xc1ea, mb * 1024 * 1024);
     let findings = g.find(&text);
     let mut fp: BTreeMap<&str, usize> = BTreeMap::new();
