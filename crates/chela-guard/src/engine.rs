@@ -247,6 +247,15 @@ pub(crate) struct Engine {
     re_sendgrid: Regex,
     re_baidu_bce: Regex,
     re_slack_webhook: Regex,
+    re_pem_end: Regex,
+}
+
+/// The last search for `-----END `: from `from`, the first one found (or none at all).
+#[derive(Default)]
+struct EndCache {
+    valid: bool,
+    from: usize,
+    found: Option<usize>,
 }
 
 /// Error building the engine (a bug in a built-in pattern).
@@ -272,6 +281,7 @@ impl Engine {
             )?,
             re_sendgrid: re(r"SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}")?,
             re_baidu_bce: re(r"bce-v3/ALTAK-[A-Za-z0-9]{10,}/[A-Za-z0-9]{20,}")?,
+            re_pem_end: re(r"-----END ")?,
             re_slack_webhook: re(
                 r"hooks\.slack\.com/(?:services|workflows)/T[A-Z0-9]{6,}/[AB][A-Z0-9]{6,}/[A-Za-z0-9]{16,}",
             )?,
@@ -285,11 +295,44 @@ impl Engine {
 
     /// Runs every built-in detector over `hay`, appending raw detections to `out`.
     pub fn detect(&self, hay: &[u8], out: &mut Vec<Raw>) {
+        // PEM blocks: anchors inside an already reported block are skipped and the search for
+        // `-----END ` is shared, so repeated headers cannot make the pass quadratic.
+        let mut pem_end = 0usize;
+        let mut ends = EndCache::default();
         for m in self.ac.find_iter(hay) {
             let kind = self.kinds[m.pattern().as_usize()];
+            if let Anchor::Pem = kind {
+                if m.start() >= pem_end {
+                    if let Some(e) = self.pem(hay, m.start(), &mut ends, out) {
+                        pem_end = e;
+                    }
+                }
+                continue;
+            }
             self.confirm(kind, hay, m.start(), m.end(), out);
         }
         self.tokens(hay, out);
+    }
+
+    /// Start of the first `-----END ` at or after `at`, reusing the previous search.
+    fn next_pem_end(&self, hay: &[u8], at: usize, cache: &mut EndCache) -> Option<usize> {
+        if cache.valid && at >= cache.from {
+            match cache.found {
+                None => return None,
+                Some(f) if f >= at => return Some(f),
+                Some(_) => {}
+            }
+        }
+        let found = self
+            .re_pem_end
+            .search(&Input::new(hay).range(at..))
+            .map(|m| m.start());
+        *cache = EndCache {
+            valid: true,
+            from: at,
+            found,
+        };
+        found
     }
 
     fn push(out: &mut Vec<Raw>, det: Detector, start: usize, end: usize, conf: Confidence) {
@@ -603,7 +646,9 @@ impl Engine {
                     }
                 }
             }
-            Anchor::Pem => self.pem(hay, p, out),
+            Anchor::Pem => {
+                self.pem(hay, p, &mut EndCache::default(), out);
+            }
             Anchor::Url => self.url_credentials(hay, p, q, out),
             Anchor::Password | Anchor::Secret => self.assignment(hay, p, q, kind, out),
             Anchor::Bearer => {
@@ -639,10 +684,8 @@ impl Engine {
         }
     }
 
-    fn pem(&self, hay: &[u8], p: usize, out: &mut Vec<Raw>) {
-        let Some(hdr_end) = self.anchored(&self.re_pem, hay, p) else {
-            return;
-        };
+    fn pem(&self, hay: &[u8], p: usize, ends: &mut EndCache, out: &mut Vec<Raw>) -> Option<usize> {
+        let hdr_end = self.anchored(&self.re_pem, hay, p)?;
         let label = &hay[p + 11..hdr_end - 5];
         let det = if label.starts_with(b"OPENSSH") {
             Detector::OpensshPrivateKey
@@ -654,11 +697,13 @@ impl Engine {
             Detector::PemPrivateKey
         };
         // Find the matching END line within 64 KiB; without it, cover the base64 body.
-        let lim = hay.len().min(hdr_end + 65536);
-        let win = &hay[hdr_end..lim];
-        let end = match find_sub(win, b"-----END ") {
+        let end = match self
+            .next_pem_end(hay, hdr_end, ends)
+            .filter(|&k| k - hdr_end <= 65536)
+        {
             Some(k) => {
-                let after = hdr_end + k + 9;
+                let after = k + 9;
+                let lim = hay.len().min(after + 128);
                 match find_sub(&hay[after..lim], b"-----") {
                     Some(j) => after + j + 5,
                     None => after,
@@ -673,6 +718,7 @@ impl Engine {
             }),
         };
         Self::push(out, det, p, end, Confidence::High);
+        Some(end)
     }
 
     fn url_credentials(&self, hay: &[u8], p: usize, q: usize, out: &mut Vec<Raw>) {
@@ -1773,6 +1819,23 @@ fn zh_chain(hay: &[u8], start: usize, out: &mut Vec<Raw>) -> usize {
     }
 }
 
+/// Whether a word window repeats words far more than random entropy would: four or more equal
+/// pairs (a random 24-word mnemonic has about 0.13 on average; P(≥ 4) ≈ 1e-5).
+fn repetitive(w: &[u16]) -> bool {
+    let mut dup = 0;
+    for (i, a) in w.iter().enumerate() {
+        for b in &w[i + 1..] {
+            if a == b {
+                dup += 1;
+                if dup >= 4 {
+                    return true;
+                }
+            }
+        }
+    }
+    false
+}
+
 /// Finds checksum-valid windows (12–24 words) among runs of word-list words and reports the union
 /// of overlapping valid windows.
 fn mnemonic_windows(words: &[(usize, usize, Option<u16>)], out: &mut Vec<Raw>) {
@@ -1791,21 +1854,27 @@ fn mnemonic_windows(words: &[(usize, usize, Option<u16>)], out: &mut Vec<Raw>) {
             continue;
         }
         let mut covered: Vec<(usize, usize)> = Vec::new();
+        let mut mark = vec![false; run.len()];
         for len in [24usize, 21, 18, 15, 12] {
             if run.len() < len {
                 continue;
             }
             for st in 0..=run.len() - len {
                 let w = &run[st..st + len];
-                // the word list itself (sorted) is not a mnemonic
-                if w.windows(2).all(|p| p[0] < p[1]) {
+                // the word list itself (sorted) is not a mnemonic; nor are degenerate phrases
+                // such as the public test vector "abandon ×11 about" (and repeating them must
+                // not cost a SHA-256 per window)
+                if w.windows(2).all(|p| p[0] < p[1]) || repetitive(w) {
                     continue;
                 }
-                if covered.iter().any(|&(a, b)| st >= a && st + len <= b) {
+                // already inside a found window: nothing new to learn (per-word marks keep this
+                // linear on long runs of word-list words)
+                if mark[st..st + len].iter().all(|&m| m) {
                     continue;
                 }
                 if bip39::checksum_valid(w) {
                     covered.push((st, st + len));
+                    mark[st..st + len].fill(true);
                 }
             }
         }
