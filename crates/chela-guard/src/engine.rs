@@ -1061,33 +1061,38 @@ impl Engine {
             }
             let s = i;
             let mut acc = 0u8;
-            // Eight bytes at a time while all are token bytes other than `=` (long tokens:
-            // base64 bodies, hex digests), then byte by byte.
-            while let Some(w) = hay.get(i..i + 8) {
-                let mut all = 0xffu8;
-                let mut or = 0u8;
-                for &x in w {
-                    let c = SCAN[x as usize];
-                    all &= PLAIN[x as usize];
-                    or |= c;
+            // Byte by byte for up to eight bytes (most tokens are short words), then eight bytes
+            // at a time while all are token bytes other than `=` (base64 bodies, digests).
+            'token: loop {
+                let stop = n.min(i + 8);
+                while i < stop {
+                    let c = SCAN[hay[i] as usize];
+                    if c & TOKEN_BITS == 0 {
+                        break 'token;
+                    }
+                    acc |= c;
+                    i += 1;
+                    // `name=value`: an interior `=` (not base64 padding) ends the token, so the
+                    // value is judged on its own.
+                    if c & EQ != 0 && i < n && hay[i] != b'=' && CLASS[hay[i] as usize] != 0 {
+                        break 'token;
+                    }
                 }
-                if all == 0 {
+                if i >= n {
                     break;
                 }
-                acc |= or;
-                i += 8;
-            }
-            while i < n {
-                let c = SCAN[hay[i] as usize];
-                if c & TOKEN_BITS == 0 {
-                    break;
-                }
-                acc |= c;
-                i += 1;
-                // `name=value`: an interior `=` (not base64 padding) ends the token, so the value
-                // is judged on its own.
-                if c & EQ != 0 && i < n && hay[i] != b'=' && CLASS[hay[i] as usize] != 0 {
-                    break;
+                while let Some(w) = hay.get(i..i + 8) {
+                    let mut all = 0xffu8;
+                    let mut or = 0u8;
+                    for &x in w {
+                        all &= PLAIN[x as usize];
+                        or |= SCAN[x as usize];
+                    }
+                    if all == 0 {
+                        break;
+                    }
+                    acc |= or;
+                    i += 8;
                 }
             }
             let acc = acc & TOKEN_BITS;
