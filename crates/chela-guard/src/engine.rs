@@ -1227,7 +1227,11 @@ const CARD_CTX: &[&[u8]] = &[
     b"amex",
     b"credit",
     b"debit",
-    b"pan",
+    // "pan" only as a word of its own (not `span_id`, `company`)
+    b" pan ",
+    b"pan:",
+    b"pan=",
+    b"pan\"",
     b"payment",
     "卡".as_bytes(),
     "银联".as_bytes(),
@@ -1260,6 +1264,10 @@ fn check_card(
     if validate::card_issuer_plausible(digits) && validate::luhn(digits) {
         let conf = if formatted || context_has(hay, s, e, 64, 16, CARD_CTX) {
             Confidence::High
+        } else if id_labelled(hay, s) {
+            // `span_id=5144962140716082`, `"order_id": 4111…`: an identifier that happens to
+            // pass Luhn (one in ten does), not a card with nothing saying so.
+            return false;
         } else {
             Confidence::Medium
         };
@@ -1272,6 +1280,22 @@ fn check_card(
         return true;
     }
     false
+}
+
+/// Whether the value at `s` is labelled as an identifier (`…id=`, `…_id: `, `"id": `).
+fn id_labelled(hay: &[u8], s: usize) -> bool {
+    let mut k = s;
+    while k > 0 && matches!(hay[k - 1], b' ' | b'"' | b'\'') && s - k < 3 {
+        k -= 1;
+    }
+    if k == 0 || !matches!(hay[k - 1], b'=' | b':') {
+        return false;
+    }
+    let mut j = k - 1;
+    while j > 0 && matches!(hay[j - 1], b' ' | b'"' | b'\'') && k - j < 4 {
+        j -= 1;
+    }
+    j >= 2 && hay[j - 2..j].eq_ignore_ascii_case(b"id")
 }
 
 fn check_mobile(

@@ -597,6 +597,30 @@ mod tests {
     }
 
     #[test]
+    fn luhn_valid_identifiers_are_not_cards_but_labelled_cards_are() {
+        let g = guard();
+        for t in [
+            "span_id=5144962140716082 done",
+            "{\"order_id\": \"4111111111111111\"}",
+        ] {
+            assert!(
+                !g.find(t).iter().any(|f| f.detector == Detector::BankCard),
+                "{t}"
+            );
+        }
+        for t in [
+            "card_id=4111111111111111",
+            "pay with 4111111111111111 today",
+            "4111 1111 1111 1111",
+        ] {
+            assert!(
+                g.find(t).iter().any(|f| f.detector == Detector::BankCard),
+                "{t}"
+            );
+        }
+    }
+
+    #[test]
     fn line_col_counts_chars() {
         assert_eq!(line_col("ab\n中文x", 9), (2, 3));
     }
