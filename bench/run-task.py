@@ -34,6 +34,13 @@ fake = subprocess.Popen([os.path.join(target, "release", "examples", "fake_provi
 url = fake.stdout.readline().strip()
 subprocess.run([chela, "init", "--non-interactive", "--provider", "openai", "--base-url", url, "--model", "bench"], env=env, preexec_fn=demote, check=True, stderr=subprocess.DEVNULL)
 
+# Running a script is held for approval by default; the owner pre-approves this exact command.
+cfg_path = os.path.join(env["CHELA_HOME"], "config.toml")
+with open(cfg_path) as f:
+    cfg = f.read()
+with open(cfg_path, "w") as f:
+    f.write(cfg.replace("[policy]\n", "[policy]\nallow_rules = [\"exec:sh bench.sh\"]\n", 1))
+
 def one():
     t0 = time.perf_counter()
     p = subprocess.Popen([chela, "run", "write a script, run it, answer"], env=env, preexec_fn=demote, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
