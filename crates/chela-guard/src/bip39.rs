@@ -21,6 +21,8 @@ struct Lists {
     /// English words packed big-endian into `u64` (all are 3–8 ASCII letters), sorted like the
     /// list, so lookups compare integers instead of strings.
     english_packed: Vec<u64>,
+    /// One bit per hash of a packed word: most non-words are rejected with one lookup.
+    english_filter: Vec<u64>,
     /// (character, index) sorted by character.
     chinese: Vec<(char, u16)>,
     chinese_words: Vec<char>,
@@ -40,10 +42,16 @@ fn lists() -> &'static Lists {
             .map(|(i, &c)| (c, i as u16))
             .collect();
         chinese.sort_unstable();
-        let english_packed = english.iter().map(|w| pack(w.as_bytes())).collect();
+        let english_packed: Vec<u64> = english.iter().map(|w| pack(w.as_bytes())).collect();
+        let mut english_filter = vec![0u64; FILTER_BITS / 64];
+        for &w in &english_packed {
+            let h = filter_hash(w);
+            english_filter[h / 64] |= 1 << (h % 64);
+        }
         Lists {
             english,
             english_packed,
+            english_filter,
             chinese,
             chinese_words,
         }
@@ -58,16 +66,24 @@ fn pack(w: &[u8]) -> u64 {
     u64::from_be_bytes(b)
 }
 
+const FILTER_BITS: usize = 1 << 16;
+
+fn filter_hash(packed: u64) -> usize {
+    (packed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 48) as usize
+}
+
 /// Index of an English BIP-39 word (lower-case ASCII), if it is in the list.
 pub fn english_index(word: &[u8]) -> Option<u16> {
     if !(3..=8).contains(&word.len()) {
         return None;
     }
-    lists()
-        .english_packed
-        .binary_search(&pack(word))
-        .ok()
-        .map(|i| i as u16)
+    let l = lists();
+    let p = pack(word);
+    let h = filter_hash(p);
+    if l.english_filter[h / 64] & (1 << (h % 64)) == 0 {
+        return None;
+    }
+    l.english_packed.binary_search(&p).ok().map(|i| i as u16)
 }
 
 /// Index of a Chinese (simplified) BIP-39 word.

@@ -982,7 +982,7 @@ impl Engine {
             le -= 1;
         }
         // Labels are short; a long token ending in `=` is base64 padding, not `name=`.
-        if le - s > 64 {
+        if le - s > 48 {
             return;
         }
         if le == e {
