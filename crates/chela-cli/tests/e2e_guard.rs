@@ -50,7 +50,9 @@ fn plant(s: &Setup) -> Planted {
     let pii = format!(
         "Customer record\nname: Zhang Wei\nid card: {id}\nbank card: {card}\nphone: {mobile}\nmail: {email}\nOPENAI_API_KEY={openai}\ngithub token {github}\n"
     );
-    let mnemonic = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about".to_string();
+    // A BIP-39 test vector with a valid checksum (the all-"abandon" vector is deliberately ignored).
+    let mnemonic =
+        "scheme spot photo card baby mountain device kick cradle pact join borrow".to_string();
     let pem = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\nQyNTUxOQAAACBqZGVtb2tleWZvcnRlc3Rpbmdvbmx5MDEyMzQ1Njc4OWFiAAAAkKz0Qq2s\n-----END OPENSSH PRIVATE KEY-----".to_string();
     let keys =
         format!("wallet seed: {mnemonic}\n\n{pem}\nprovider key: sk-test-fake-key-0123456789\n");
