@@ -5,6 +5,7 @@
 use crate::bip39;
 use crate::detector::{Confidence, Detector};
 use crate::validate;
+use aho_corasick::packed;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex_automata::meta::Regex;
 use regex_automata::{Anchored, Input};
@@ -238,9 +239,68 @@ fn count_classes(t: &[u8]) -> (bool, bool, bool) {
     (acc & LOWER != 0, acc & UPPER != 0, acc & DIGIT != 0)
 }
 
+/// The anchor prefilter. With AVX2, fat Teddy (16 buckets of two anchors each): on clean text
+/// the slim, 8-bucket variant chosen by default confirms so many fingerprint collisions that it
+/// took a fifth of the scan time (fat: 365 -> 420 MiB/s on clean mixed text). Without AVX2, the
+/// general automaton (with whatever prefilter it picks).
+enum AnchorSearch {
+    Packed(packed::Searcher),
+    Automaton(AhoCorasick),
+}
+
+impl AnchorSearch {
+    fn new() -> Result<AnchorSearch, BuildError> {
+        let lits = || ANCHORS.iter().map(|(lit, _)| lit.as_bytes());
+        if avx2() {
+            if let Some(s) = packed::Config::new()
+                .match_kind(packed::MatchKind::LeftmostFirst)
+                .only_teddy(true)
+                .only_teddy_fat(Some(true))
+                .builder()
+                .extend(lits())
+                .build()
+            {
+                return Ok(AnchorSearch::Packed(s));
+            }
+        }
+        let ac = AhoCorasickBuilder::new()
+            .match_kind(MatchKind::LeftmostFirst)
+            .build(lits())
+            .map_err(|e| BuildError(format!("anchor automaton: {e}")))?;
+        Ok(AnchorSearch::Automaton(ac))
+    }
+
+    /// Calls `f(pattern, start, end)` for every leftmost-first anchor match.
+    #[inline]
+    fn each(&self, hay: &[u8], mut f: impl FnMut(usize, usize, usize)) {
+        match self {
+            AnchorSearch::Packed(s) => {
+                for m in s.find_iter(hay) {
+                    f(m.pattern().as_usize(), m.start(), m.end());
+                }
+            }
+            AnchorSearch::Automaton(a) => {
+                for m in a.find_iter(hay) {
+                    f(m.pattern().as_usize(), m.start(), m.end());
+                }
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn avx2() -> bool {
+    std::is_x86_feature_detected!("avx2")
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn avx2() -> bool {
+    false
+}
+
 /// Compiled detectors. Built once; `Send + Sync`.
 pub(crate) struct Engine {
-    ac: AhoCorasick,
+    ac: AnchorSearch,
     kinds: Vec<Anchor>,
     re_jwt: Regex,
     re_pem: Regex,
@@ -268,10 +328,7 @@ fn re(p: &str) -> Result<Regex, BuildError> {
 
 impl Engine {
     pub fn new() -> Result<Engine, BuildError> {
-        let ac = AhoCorasickBuilder::new()
-            .match_kind(MatchKind::LeftmostFirst)
-            .build(ANCHORS.iter().map(|(lit, _)| lit.as_bytes()))
-            .map_err(|e| BuildError(format!("anchor automaton: {e}")))?;
+        let ac = AnchorSearch::new()?;
         Ok(Engine {
             ac,
             kinds: ANCHORS.iter().map(|(_, k)| *k).collect(),
@@ -299,18 +356,18 @@ impl Engine {
         // `-----END ` is shared, so repeated headers cannot make the pass quadratic.
         let mut pem_end = 0usize;
         let mut ends = EndCache::default();
-        for m in self.ac.find_iter(hay) {
-            let kind = self.kinds[m.pattern().as_usize()];
+        self.ac.each(hay, |pat, start, end| {
+            let kind = self.kinds[pat];
             if let Anchor::Pem = kind {
-                if m.start() >= pem_end {
-                    if let Some(e) = self.pem(hay, m.start(), &mut ends, out) {
+                if start >= pem_end {
+                    if let Some(e) = self.pem(hay, start, &mut ends, out) {
                         pem_end = e;
                     }
                 }
-                continue;
+                return;
             }
-            self.confirm(kind, hay, m.start(), m.end(), out);
-        }
+            self.confirm(kind, hay, start, end, out);
+        });
         self.tokens(hay, out);
     }
 
@@ -1923,5 +1980,45 @@ fn mnemonic_windows(words: &[(usize, usize, Option<u16>)], out: &mut Vec<Raw>) {
                 conf: Confidence::High,
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn matches(s: &AnchorSearch, hay: &[u8]) -> Vec<(usize, usize, usize)> {
+        let mut v = Vec::new();
+        s.each(hay, |p, a, b| v.push((p, a, b)));
+        v
+    }
+
+    #[test]
+    fn packed_and_automaton_anchor_searches_agree() {
+        let auto = AnchorSearch::Automaton(
+            AhoCorasickBuilder::new()
+                .match_kind(MatchKind::LeftmostFirst)
+                .build(ANCHORS.iter().map(|(lit, _)| lit.as_bytes()))
+                .unwrap(),
+        );
+        let Ok(chosen) = AnchorSearch::new() else {
+            panic!("anchor search does not build")
+        };
+        let mut hay = Vec::new();
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for k in 0..20_000 {
+            let (lit, _) = ANCHORS[k % ANCHORS.len()];
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            match x % 4 {
+                0 => hay.extend_from_slice(lit.as_bytes()),
+                1 => hay.extend_from_slice(&lit.as_bytes()[..lit.len() - 1]),
+                2 => hay.extend_from_slice("task- desk-top https://x AKIAxx eyJ 密码 ".as_bytes()),
+                _ => hay.push((x >> 8) as u8),
+            }
+        }
+        assert_eq!(matches(&chosen, &hay), matches(&auto, &hay));
+        assert!(!matches(&auto, &hay).is_empty());
     }
 }
