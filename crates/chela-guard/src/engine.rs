@@ -102,11 +102,18 @@ const LABELS: &[(&[u8], Anchor)] = &[
 ];
 
 /// Chinese labels (UTF-8), checked at CJK lead bytes.
-const ZH_LABELS: &[(&str, Anchor)] = &[
-    ("密码", Anchor::Password),
-    ("口令", Anchor::Password),
-    ("私钥", Anchor::Secret),
+const ZH_LABELS: &[([u8; 6], Anchor)] = &[
+    (utf8_6("密码"), Anchor::Password),
+    (utf8_6("口令"), Anchor::Password),
+    (utf8_6("私钥"), Anchor::Secret),
 ];
+
+/// The six UTF-8 bytes of a two-character CJK label (compared as one array, not a slice).
+const fn utf8_6(s: &str) -> [u8; 6] {
+    let b = s.as_bytes();
+    assert!(b.len() == 6);
+    [b[0], b[1], b[2], b[3], b[4], b[5]]
+}
 
 // Byte classes for the token pass.
 const DIGIT: u8 = 1;
@@ -1100,8 +1107,15 @@ impl Engine {
                     }
                 } else if (0xE0..0xF0).contains(&b) {
                     if i + 6 <= n {
-                        let w = &hay[i..i + 6];
-                        if let Some((_, kind)) = ZH_LABELS.iter().find(|(l, _)| l.as_bytes() == w) {
+                        let w = [
+                            hay[i],
+                            hay[i + 1],
+                            hay[i + 2],
+                            hay[i + 3],
+                            hay[i + 4],
+                            hay[i + 5],
+                        ];
+                        if let Some((_, kind)) = ZH_LABELS.iter().find(|(l, _)| *l == w) {
                             self.assignment(hay, i, i + 6, *kind, out);
                         }
                     }
@@ -1200,7 +1214,6 @@ fn is_placeholder(v: &[u8]) -> bool {
     if best >= 4 || xs * 2 >= v.len() {
         return true;
     }
-    let l = v.to_ascii_lowercase();
     const WORDS: &[&[u8]] = &[
         b"***",
         b"...",
@@ -1229,8 +1242,16 @@ fn is_placeholder(v: &[u8]) -> bool {
         b"masked",
         b"******",
     ];
-    if WORDS.iter().any(|w| l.windows(w.len()).any(|x| x == *w)) {
-        return true;
+    // ASCII case-insensitive substring test without allocating: dispatch on the first byte
+    // (the words are lower case), then compare the rest.
+    for k in 0..v.len() {
+        let c = v[k].to_ascii_lowercase();
+        let rest = &v[k..];
+        for w in WORDS {
+            if w[0] == c && rest.len() >= w.len() && rest[..w.len()].eq_ignore_ascii_case(w) {
+                return true;
+            }
+        }
     }
     false
 }
@@ -1441,20 +1462,41 @@ fn token(hay: &[u8], s: usize, e: usize, acc: u8, out: &mut Vec<Raw>) {
     if acc & SYM == 0 || acc & DIGIT == 0 || e - s > 256 {
         return;
     }
-    // One pass over the token: each maximal alphanumeric run with its classes.
-    let mut a = s;
-    let mut run_acc = 0u8;
-    for k in s..=e {
-        let c = if k < e { CLASS[hay[k] as usize] } else { SYM };
-        if c & SYM == 0 {
-            run_acc |= c;
-            continue;
-        }
-        if k - a >= 9 && (a, k) != (s, e) && run_acc & DIGIT != 0 {
+    long_runs(hay, s, e, |a, k, run_acc| {
+        if (a, k) != (s, e) && run_acc & DIGIT != 0 {
             token_at(hay, a, k, run_acc, true, out);
         }
+    });
+}
+
+/// Calls `f(start, end, classes)` for each maximal alphanumeric run of at least nine bytes in
+/// the token `hay[s..e]` (runs are separated by `_ + / = -`). Skips ahead: if the ninth byte
+/// window from a run start holds a separator, no long run starts before the last one, so most
+/// bytes of tokens made of short runs (UUIDs, kebab-case, paths) are never looked at.
+#[inline]
+fn long_runs(hay: &[u8], s: usize, e: usize, mut f: impl FnMut(usize, usize, u8)) {
+    let mut a = s;
+    'runs: while a + 9 <= e {
+        let mut p = a + 9;
+        while p > a {
+            p -= 1;
+            if CLASS[hay[p] as usize] & SYM != 0 {
+                a = p + 1;
+                continue 'runs;
+            }
+        }
+        let mut k = a;
+        let mut run_acc = 0u8;
+        while k < e {
+            let c = CLASS[hay[k] as usize];
+            if c & SYM != 0 {
+                break;
+            }
+            run_acc |= c;
+            k += 1;
+        }
+        f(a, k, run_acc);
         a = k + 1;
-        run_acc = 0;
     }
 }
 
@@ -1991,6 +2033,56 @@ mod tests {
         let mut v = Vec::new();
         s.each(hay, |p, a, b| v.push((p, a, b)));
         v
+    }
+
+    /// The straightforward version of `long_runs`: every byte, every run.
+    fn long_runs_reference(hay: &[u8], s: usize, e: usize) -> Vec<(usize, usize, u8)> {
+        let mut v = Vec::new();
+        let mut a = s;
+        let mut run_acc = 0u8;
+        for k in s..=e {
+            let c = if k < e { CLASS[hay[k] as usize] } else { SYM };
+            if c & SYM == 0 {
+                run_acc |= c;
+                continue;
+            }
+            if k - a >= 9 {
+                v.push((a, k, run_acc));
+            }
+            a = k + 1;
+            run_acc = 0;
+        }
+        v
+    }
+
+    #[test]
+    fn long_runs_skipping_matches_the_byte_by_byte_runs() {
+        let alphabet = b"0123456789abcdefXYZ_-+/=";
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for round in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = (x % 80) as usize;
+            // bias towards long runs in half of the rounds
+            let seps = if round % 2 == 0 { 24 } else { 19 };
+            let tok: Vec<u8> = (0..len)
+                .map(|k| {
+                    let r = x.rotate_left(k as u32 * 7) ^ (k as u64).wrapping_mul(0x9e37_79b9);
+                    let r = (r >> 11) as usize;
+                    let idx = if r % 10 < 8 { r % 16 } else { r % seps };
+                    alphabet[idx.min(alphabet.len() - 1)]
+                })
+                .collect();
+            let mut got = Vec::new();
+            long_runs(&tok, 0, tok.len(), |a, k, c| got.push((a, k, c)));
+            assert_eq!(
+                got,
+                long_runs_reference(&tok, 0, tok.len()),
+                "{:?}",
+                String::from_utf8_lossy(&tok)
+            );
+        }
     }
 
     #[test]
