@@ -928,7 +928,7 @@ impl Engine {
         let v = &hay[vs..ve];
         let is_pw = matches!(kind, Anchor::Password);
         let min = if is_pw { 6 } else { 8 };
-        if v.len() < min || v.len() > 200 || is_placeholder(v) {
+        if v.len() < min || v.len() > 200 {
             return;
         }
         if v.iter().any(|b| b.is_ascii_whitespace()) {
@@ -949,7 +949,8 @@ impl Engine {
         let sym = v.iter().any(|b| !b.is_ascii_alphanumeric());
         let classes = usize::from(l) + usize::from(u) + usize::from(d) + usize::from(sym);
         // Long all-lower-case words are prose or enum values, not passwords.
-        if classes < 2 {
+        // (The placeholder test comes after the cheaper rejections above.)
+        if classes < 2 || is_placeholder(v) {
             return;
         }
         // Labels that name something other than the secret itself (checked last: it is the
@@ -1244,8 +1245,21 @@ fn is_placeholder(v: &[u8]) -> bool {
     ];
     // ASCII case-insensitive substring test without allocating: dispatch on the first byte
     // (the words are lower case), then compare the rest.
+    const fn first_bytes(words: &[&[u8]]) -> [bool; 256] {
+        let mut t = [false; 256];
+        let mut i = 0;
+        while i < words.len() {
+            t[words[i][0] as usize] = true;
+            i += 1;
+        }
+        t
+    }
+    static FIRST: [bool; 256] = first_bytes(WORDS);
     for k in 0..v.len() {
         let c = v[k].to_ascii_lowercase();
+        if !FIRST[c as usize] {
+            continue;
+        }
         let rest = &v[k..];
         for w in WORDS {
             if w[0] == c && rest.len() >= w.len() && rest[..w.len()].eq_ignore_ascii_case(w) {
