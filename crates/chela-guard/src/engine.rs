@@ -167,21 +167,11 @@ const fn scan_table() -> [u8; 256] {
 
 static SCAN: [u8; 256] = scan_table();
 
-const fn plain_table() -> [u8; 256] {
-    let mut t = [0u8; 256];
-    let c = class_table();
-    let mut i = 0;
-    while i < 256 {
-        if c[i] != 0 && i != b'=' as usize {
-            t[i] = 0xff;
-        }
-        i += 1;
-    }
-    t
-}
-
-/// 0xff for token bytes other than `=`, else 0 (for the eight-byte fast path).
-static PLAIN: [u8; 256] = plain_table();
+// Byte lanes of a packed word of eight `SCAN` entries.
+const LANES_ONE: u64 = 0x0101_0101_0101_0101;
+const LANES_HIGH: u64 = 0x8080_8080_8080_8080;
+const LANES_TOKEN: u64 = LANES_ONE * TOKEN_BITS as u64;
+const LANES_EQ: u64 = LANES_ONE * EQ as u64;
 
 #[inline]
 fn is_alnum(b: u8) -> bool {
@@ -1133,9 +1123,39 @@ impl Engine {
             }
             let s = i;
             let mut acc = 0u8;
-            // Byte by byte for up to eight bytes (most tokens are short words), then eight bytes
-            // at a time while all are token bytes other than `=` (base64 bodies, digests).
+            // Eight bytes at a time without a data-dependent branch: the classes of the next
+            // eight bytes packed into a word, the token's end found as the first byte without
+            // token bits. Byte by byte only near the end of the text or with a `=` in the way.
             'token: loop {
+                if let Some(w) = hay.get(i..i + 8) {
+                    let packed = w.iter().enumerate().fold(0u64, |p, (k, &x)| {
+                        p | u64::from(SCAN[x as usize]) << (8 * k)
+                    });
+                    let tok = packed & LANES_TOKEN;
+                    let zero = tok.wrapping_sub(LANES_ONE) & !tok & LANES_HIGH;
+                    let len = if zero == 0 {
+                        8
+                    } else {
+                        (zero.trailing_zeros() / 8) as usize
+                    };
+                    let cls = if len == 8 {
+                        packed
+                    } else {
+                        packed & ((1u64 << (8 * len)) - 1)
+                    };
+                    if cls & LANES_EQ == 0 {
+                        let mut r = cls;
+                        r |= r >> 32;
+                        r |= r >> 16;
+                        r |= r >> 8;
+                        acc |= r as u8;
+                        i += len;
+                        if len < 8 {
+                            break 'token;
+                        }
+                        continue 'token;
+                    }
+                }
                 let stop = n.min(i + 8);
                 while i < stop {
                     let c = SCAN[hay[i] as usize];
@@ -1152,19 +1172,6 @@ impl Engine {
                 }
                 if i >= n {
                     break;
-                }
-                while let Some(w) = hay.get(i..i + 8) {
-                    let mut all = 0xffu8;
-                    let mut or = 0u8;
-                    for &x in w {
-                        all &= PLAIN[x as usize];
-                        or |= SCAN[x as usize];
-                    }
-                    if all == 0 {
-                        break;
-                    }
-                    acc |= or;
-                    i += 8;
                 }
             }
             let acc = acc & TOKEN_BITS;
