@@ -1892,11 +1892,14 @@ impl Chain {
     fn flush(&mut self, hay: &[u8], out: &mut Vec<Raw>) {
         if self.count >= 12 {
             // First pass without allocating: is there a run of 12 word-list words at all?
-            let (mut run, mut best) = (0usize, 0usize);
+            // The chain's words are exactly its lower-case runs, so the pass stops as soon as
+            // twelve in a row are found or the words left cannot make twelve.
+            let (mut run, mut best, mut left) = (0usize, 0usize, self.count);
             let mut i = self.start;
-            while i < self.last_end {
+            while i < self.last_end && best < 12 && run + left >= 12 {
                 if hay[i].is_ascii_lowercase() {
                     let e = run_end(hay, i, 16, |b| b.is_ascii_lowercase());
+                    left -= 1;
                     run = if bip39::english_index(&hay[i..e]).is_some() {
                         run + 1
                     } else {
