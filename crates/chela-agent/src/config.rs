@@ -498,6 +498,79 @@ fn key_at(text: &str, offset: usize) -> Option<String> {
     None
 }
 
+/// The answers `chela init` asks for.
+#[derive(Debug, Clone)]
+pub struct InitAnswers {
+    /// `openai` or `anthropic`.
+    pub provider: String,
+    /// Base URL.
+    pub base_url: String,
+    /// Model.
+    pub model: String,
+    /// Name of the env var holding the key (may be empty for keyless local servers).
+    pub api_key_env: String,
+}
+
+/// The commented `config.toml` that `chela init` writes (also used by tests that build a home the
+/// way `chela init` does).
+pub fn template(a: &InitAnswers) -> String {
+    let key_line = if a.api_key_env.is_empty() {
+        "# api_key_env = \"OPENAI_API_KEY\"   # no key needed for this server".to_string()
+    } else {
+        format!("api_key_env = \"{}\"", a.api_key_env)
+    };
+    format!(
+        r#"# Chela configuration. Check it with `chela config check`.
+# Keep this file private (mode 0600). Never put API keys in it: name the environment variable
+# that holds the key (api_key_env), or store the key in Chela's vault (api_key_vault).
+
+[provider]
+# "openai" for any OpenAI-compatible server (OpenAI, DeepSeek, Qwen/DashScope, vLLM,
+# llama.cpp server, Ollama), "anthropic" for the Anthropic Messages API.
+kind = "{provider}"
+base_url = "{base_url}"
+model = "{model}"
+{key_line}
+# fallback_models = ["gpt-4o-mini"]   # tried in order when the model keeps failing
+# timeout_s = 120                     # per request (and between streamed chunks)
+# max_retries = 3                     # on 429, 5xx and connection errors, with backoff
+# stream = true
+# max_output_tokens = 4096
+
+[agent]
+# Limits per task (OWASP LLM10: unbounded consumption).
+max_steps = 40
+max_tokens_per_task = 1000000
+# max_cost_usd = 1.0                  # needs provider.input_price_per_mtok / output_price_per_mtok
+tool_output_chars = 30000
+
+[sandbox]
+# Every command runs in Chela's sandbox; these are its defaults.
+exec_timeout_s = 60
+max_exec_timeout_s = 600
+# allow_domains = ["pypi.org", "files.pythonhosted.org"]   # egress through Chela's proxy
+
+[audit]
+# record_prompts = false              # also keep (redacted) prompt text in the audit log
+
+[tools]
+# profile = "coding"                  # minimal | coding | full: the tools the model may use (CN-D4)
+# deny = ["exec"]                     # tools never offered to the model
+
+[policy]
+# approval = "ask"                    # ask | deny: what happens to actions that need a human
+#                                     # (`chela run` without a terminal always uses deny)
+# allow_rules = ["exec:cargo test*"]  # pre-approved patterns (exec:, fetch:, read:, write:);
+#                                     # they never cover the floor (CN-D6)
+# Organisation policy in /etc/chela/policy.toml (root-owned) can only tighten these settings.
+# See `chela policy show` for the effective policy and `chela policy explain -- 'CMD'` for why.
+"#,
+        provider = a.provider,
+        base_url = a.base_url,
+        model = a.model,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -553,6 +626,20 @@ api_key_env = "OLLAMA_KEY"
         let t = GOOD.replace("http://127.0.0.1:11434/v1", "localhost:11434");
         let e = parse(&t).unwrap_err().to_string();
         assert!(e.contains("provider.base_url") && e.contains(":4:"), "{e}");
+    }
+
+    #[test]
+    fn the_init_template_is_a_valid_config() {
+        for (provider, key) in [("openai", "OPENAI_API_KEY"), ("anthropic", "")] {
+            let text = template(&InitAnswers {
+                provider: provider.into(),
+                base_url: "http://127.0.0.1:11434/v1".into(),
+                model: "m".into(),
+                api_key_env: key.into(),
+            });
+            let c = parse(&text).unwrap_or_else(|e| panic!("{provider}: {e}"));
+            assert_eq!(c.provider.api_key_env.is_some(), !key.is_empty());
+        }
     }
 
     #[test]

@@ -1,21 +1,10 @@
-//! Adapters that plug `chela-guard` into the other crates' seams: the audit log's scrubber and
-//! the HTTP client's outbound leak check.
+//! The adapter that plugs `chela-guard` into the HTTP client's outbound leak check. (The audit
+//! log's scrubber needs none: `Guard` implements `chela_types::Scrubber` itself.)
 
 use std::sync::Arc;
 
-use chela_guard::{Action, Guard, Redactor};
+use chela_guard::{Action, Guard};
 use chela_net::{Outbound, OutboundCheck};
-use chela_types::Scrubber;
-
-/// Masks every blocked or redacted finding in audit records and logs (never refuses: a record
-/// must still be written).
-pub struct GuardScrubber(pub Arc<Guard>);
-
-impl Scrubber for GuardScrubber {
-    fn scrub(&self, text: &str) -> String {
-        self.0.redact_all(text, &mut Redactor::new())
-    }
-}
 
 /// Refuses an outgoing request whose URL, headers or body carry something the guard blocks
 /// (private keys, mnemonics, known secrets): CN-D6 "never send tokens, keys or mnemonics out".

@@ -25,7 +25,7 @@ fn fresh_home_as_unprivileged_user_has_no_fail() {
     }
     let base = tempfile::tempdir().unwrap();
     let home = base.path().join("chela");
-    init_home(&home, INIT_CONFIG);
+    init_home(&home, &INIT_CONFIG);
     chela_assess::record_baseline(&home).unwrap();
     let user_home = base.path().join("user");
     std::fs::create_dir(&user_home).unwrap();
@@ -89,7 +89,7 @@ fn missing_sandbox_feature_fails_isolation() {
     }
     let base = tempfile::tempdir().unwrap();
     let home = base.path().join("chela");
-    init_home(&home, INIT_CONFIG);
+    init_home(&home, &INIT_CONFIG);
     let mut opts = chela_assess::Options::new(&home);
     opts.user_home = None;
     opts.org_policy = base.path().join("none.toml");

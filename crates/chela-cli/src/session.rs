@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Result};
 use chela_agent::config::Config;
-use chela_agent::guard::{GuardOutbound, GuardScrubber};
+use chela_agent::guard::GuardOutbound;
 use chela_agent::kernel::Kernel;
 use chela_agent::provider::Provider;
 use chela_agent::tools::{ToolContext, ALL_TOOLS};
@@ -87,11 +87,14 @@ pub const ORG_POLICY: &str = "/etc/chela/policy.toml";
 
 /// Reads the organisation policy if present. Unreadable or not root-owned → refuse (fail closed).
 pub fn org_policy_text() -> Result<Option<(String, String)>> {
-    // Tests point at their own file; release builds only ever read /etc/chela/policy.toml.
+    // Debug builds let tests point at their own (not root-owned) file; release builds only ever
+    // read /etc/chela/policy.toml, and it must be root-owned.
     #[cfg(debug_assertions)]
-    let path = std::env::var("CHELA_TEST_ORG_POLICY").unwrap_or_else(|_| ORG_POLICY.to_string());
+    let test_path = std::env::var("CHELA_TEST_ORG_POLICY").ok();
     #[cfg(not(debug_assertions))]
-    let path = ORG_POLICY.to_string();
+    let test_path: Option<String> = None;
+    let is_test_file = test_path.is_some();
+    let path = test_path.unwrap_or_else(|| ORG_POLICY.to_string());
     let meta = match std::fs::metadata(&path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -103,7 +106,7 @@ pub fn org_policy_text() -> Result<Option<(String, String)>> {
         }
     };
     use std::os::unix::fs::MetadataExt;
-    let trusted_owner = meta.uid() == 0 || cfg!(debug_assertions);
+    let trusted_owner = meta.uid() == 0 || is_test_file;
     if !trusted_owner || meta.mode() & 0o022 != 0 {
         return Err(exit_err(
             exit::UNSAFE_ENV,
@@ -163,7 +166,7 @@ pub fn open(
     let cfg = Config::load(&home.config()).map_err(|e| exit_err(exit::USAGE, e.to_string()))?;
 
     let guard = build_guard(&cfg)?;
-    let audit = AuditLog::open(&home.audit()).map(|log| log.with_scrubber(Arc::new(GuardScrubber(guard.clone())))).map_err(|e| {
+    let audit = AuditLog::open(&home.audit()).map(|log| log.with_scrubber(guard.clone())).map_err(|e| {
         exit_err(
             exit::UNSAFE_ENV,
             format!("{e}\nChela refuses to act without a writable audit log (NVDB-6, CN-B3). Fix the permissions of {} or free disk space.", home.audit().display()),
@@ -225,16 +228,18 @@ pub fn open(
             .add_known_secret("provider_api_key", key)
             .map_err(|e| exit_err(exit::USAGE, format!("provider API key: {e}")))?;
     }
-    let net_cfg = NetConfig::for_endpoint(&cfg.provider.base_url).map_err(|e| {
+    let provider_net = NetConfig::for_endpoint(&cfg.provider.base_url).map_err(|e| {
         exit_err(
             exit::USAGE,
             format!("provider.base_url in {}: {e}", cfg.path.display()),
         )
     })?;
-    let mut net_cfg = net_cfg;
-    net_cfg.outbound_check = Some(Arc::new(GuardOutbound(guard.clone())));
-    let mut net = NetClient::new(net_cfg, audit.clone()).map_err(|e| anyhow!("{e}"))?;
-    net.set_session(Some(session.to_string()));
+    let net = net_client(provider_net, &guard, &audit, session).map_err(|e| {
+        exit_err(
+            exit::USAGE,
+            format!("provider.base_url in {}: {e}", cfg.path.display()),
+        )
+    })?;
     let provider = Provider::new(&cfg.provider, api_key, Arc::new(net))
         .map_err(|e| exit_err(exit::USAGE, e.to_string()))?;
 
@@ -313,11 +318,21 @@ fn web_client(
     let net_cfg = NetConfig {
         allow_hosts: cfg.net.allow_hosts.clone(),
         allow_addrs: cfg.net.allow_addrs.clone(),
-        outbound_check: Some(Arc::new(GuardOutbound(guard.clone()))),
         ..NetConfig::default()
     };
-    let mut client = NetClient::new(net_cfg, audit.clone())
-        .map_err(|e| exit_err(exit::USAGE, format!("{}: [net]: {e}", cfg.path.display())))?;
+    net_client(net_cfg, guard, audit, session)
+        .map_err(|e| exit_err(exit::USAGE, format!("{}: [net]: {e}", cfg.path.display())))
+}
+
+/// An audited client for `session` whose every hop passes the guard's leak check.
+fn net_client(
+    mut net_cfg: NetConfig,
+    guard: &Arc<Guard>,
+    audit: &Arc<AuditLog>,
+    session: &str,
+) -> Result<NetClient, chela_net::NetError> {
+    net_cfg.outbound_check = Some(Arc::new(GuardOutbound(guard.clone())));
+    let mut client = NetClient::new(net_cfg, audit.clone())?;
     client.set_session(Some(session.to_string()));
     Ok(client)
 }

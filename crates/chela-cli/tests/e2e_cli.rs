@@ -158,38 +158,10 @@ fn help_is_for_newcomers() {
 
 #[test]
 fn interactive_init_on_a_terminal() {
-    use std::io::Write;
-    use std::os::unix::process::CommandExt;
     let home = TestHome::new();
-    let base = chela_command(bin(), &home);
-    let program = base.get_program().to_string_lossy().into_owned();
-    let mut cmd = std::process::Command::new("script");
-    cmd.args(["-qefc", &format!("exec {program} init"), "/dev/null"])
-        .env_clear();
-    for (k, v) in base.get_envs() {
-        if let Some(v) = v {
-            cmd.env(k, v);
-        }
-    }
-    if run_as_unprivileged() {
-        cmd.uid(chela_testkit::UNPRIVILEGED_ID)
-            .gid(chela_testkit::UNPRIVILEGED_ID);
-    }
-    cmd.current_dir(home.home());
-    let mut child = cmd
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
     // provider, base URL (default), model, key variable
-    for answer in ["anthropic", "", "claude-test-model", "MY_ANTHROPIC_KEY"] {
-        std::thread::sleep(std::time::Duration::from_millis(300));
-        stdin.write_all(format!("{answer}\n").as_bytes()).unwrap();
-    }
-    drop(stdin);
-    let out = child.wait_with_output().unwrap();
+    let answers = ["anthropic", "", "claude-test-model", "MY_ANTHROPIC_KEY"];
+    let out = common::on_pty(chela_command(bin(), &home), "init", &answers);
     let screen = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{screen}{}", stderr(&out));
     assert!(screen.contains("Provider protocol"), "{screen}");

@@ -314,3 +314,58 @@ fn sending_a_known_secret_out_is_denied() {
         "nothing was sent"
     );
 }
+
+#[test]
+fn organisation_policy_tightens_and_user_loosening_is_ignored() {
+    let s = Setup::new(Protocol::OpenAi, vec![Reply::text("ok")]);
+    // The organisation forbids exec; the user tries to allow it (and web_fetch) anyway.
+    s.home
+        .write_file("org-policy.toml", "[tools]\ndeny = [\"exec\"]\n");
+    let org = s.home.path().join("org-policy.toml");
+    let cfg = s.home.chela_home().join("config.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap().replacen(
+        "[tools]\n",
+        "[tools]\nprofile = \"full\"\nallow = [\"exec\", \"web_fetch\"]\n",
+        1,
+    );
+    std::fs::write(&cfg, text).unwrap();
+
+    let out = s
+        .cmd()
+        .env("CHELA_TEST_ORG_POLICY", &org)
+        .args(["run", "hi"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let tools: Vec<String> = s.server.model_requests()[0].body["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            t["function"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    assert!(
+        !tools.contains(&"exec".to_string()),
+        "the organisation's deny wins: {tools:?}"
+    );
+    assert!(
+        tools.contains(&"web_fetch".to_string()),
+        "user settings that do not loosen the org stay: {tools:?}"
+    );
+
+    let show = s
+        .cmd()
+        .env("CHELA_TEST_ORG_POLICY", &org)
+        .args(["policy", "show"])
+        .output()
+        .unwrap();
+    let text = stdout(&show) + &stderr(&show);
+    assert!(
+        text.contains("org-policy.toml"),
+        "the organisation layer is shown with its source: {text}"
+    );
+}

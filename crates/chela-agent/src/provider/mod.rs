@@ -161,7 +161,7 @@ impl Provider {
             ProviderKind::Anthropic if base.ends_with("/v1") => format!("{base}/messages"),
             ProviderKind::Anthropic => format!("{base}/v1/messages"),
         };
-        let host = host_of(&endpoint).ok_or_else(|| {
+        let host = chela_policy::url_host(&endpoint).ok_or_else(|| {
             ProviderError::Credential(format!("provider.base_url {:?} has no host", cfg.base_url))
         })?;
         let credential = api_key.map(|key| match cfg.kind {
@@ -440,35 +440,9 @@ fn error_message(body: &[u8]) -> String {
     out
 }
 
-fn host_of(url: &str) -> Option<String> {
-    let rest = url.split_once("://")?.1;
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = if let Some(stripped) = authority.strip_prefix('[') {
-        stripped.split(']').next()?.to_string()
-    } else {
-        authority.split(':').next()?.to_string()
-    };
-    (!host.is_empty()).then(|| host.to_ascii_lowercase())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn host_extraction() {
-        assert_eq!(
-            host_of("http://127.0.0.1:8080/v1/chat").as_deref(),
-            Some("127.0.0.1")
-        );
-        assert_eq!(
-            host_of("https://API.openai.com/v1").as_deref(),
-            Some("api.openai.com")
-        );
-        assert_eq!(host_of("http://[::1]:11434/v1").as_deref(), Some("::1"));
-        assert_eq!(host_of("nope"), None);
-    }
 
     #[test]
     fn error_messages_from_both_shapes() {

@@ -15,53 +15,16 @@ use chela_assess::model::{Report, Status};
 
 pub const NOBODY: u32 = 65534;
 
-/// The config.toml `chela init --non-interactive` writes (copied from chela-cli's `config_text`
-/// with provider openai and `api_key_env = "OPENAI_API_KEY"`).
-pub const INIT_CONFIG: &str = r#"# Chela configuration. Check it with `chela config check`.
-# Keep this file private (mode 0600). Never put API keys in it: name the environment variable
-# that holds the key (api_key_env), or store the key in Chela's vault (api_key_vault).
-
-[provider]
-# "openai" for any OpenAI-compatible server (OpenAI, DeepSeek, Qwen/DashScope, vLLM,
-# llama.cpp server, Ollama), "anthropic" for the Anthropic Messages API.
-kind = "openai"
-base_url = "https://api.openai.com/v1"
-model = "gpt-4o-mini"
-api_key_env = "OPENAI_API_KEY"
-# fallback_models = ["gpt-4o-mini"]   # tried in order when the model keeps failing
-# timeout_s = 120                     # per request (and between streamed chunks)
-# max_retries = 3                     # on 429, 5xx and connection errors, with backoff
-# stream = true
-# max_output_tokens = 4096
-
-[agent]
-# Limits per task (OWASP LLM10: unbounded consumption).
-max_steps = 40
-max_tokens_per_task = 1000000
-# max_cost_usd = 1.0                  # needs provider.input_price_per_mtok / output_price_per_mtok
-tool_output_chars = 30000
-
-[sandbox]
-# Every command runs in Chela's sandbox; these are its defaults.
-exec_timeout_s = 60
-max_exec_timeout_s = 600
-# allow_domains = ["pypi.org", "files.pythonhosted.org"]   # egress through Chela's proxy
-
-[audit]
-# record_prompts = false              # also keep (redacted) prompt text in the audit log
-
-[tools]
-# profile = "coding"                  # minimal | coding | full: the tools the model may use (CN-D4)
-# deny = ["exec"]                     # tools never offered to the model
-
-[policy]
-# approval = "ask"                    # ask | deny: what happens to actions that need a human
-#                                     # (`chela run` without a terminal always uses deny)
-# allow_rules = ["exec:cargo test*"]  # pre-approved patterns (exec:, fetch:, read:, write:);
-#                                     # they never cover the floor (CN-D6)
-# Organisation policy in /etc/chela/policy.toml (root-owned) can only tighten these settings.
-# See `chela policy show` for the effective policy and `chela policy explain -- 'CMD'` for why.
-"#;
+/// The config.toml `chela init --non-interactive --provider openai --base-url
+/// https://api.openai.com/v1 --model gpt-4o-mini --api-key-env OPENAI_API_KEY` writes.
+pub static INIT_CONFIG: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    chela_agent::config::template(&chela_agent::config::InitAnswers {
+        provider: "openai".into(),
+        base_url: "https://api.openai.com/v1".into(),
+        model: "gpt-4o-mini".into(),
+        api_key_env: "OPENAI_API_KEY".into(),
+    })
+});
 
 fn mkdir(p: &Path, mode: u32) {
     std::fs::create_dir_all(p).unwrap();
@@ -96,7 +59,7 @@ impl Fixture {
     /// A fresh, initialised home with a baseline; the host tree is a container with good
     /// hardening settings and no listeners.
     pub fn new() -> Fixture {
-        Self::with_config(INIT_CONFIG)
+        Self::with_config(&INIT_CONFIG)
     }
 
     pub fn with_config(config: &str) -> Fixture {

@@ -117,20 +117,20 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// Runs `chela chat --session SESSION` on a pseudo-terminal (via util-linux `script`), typing
-/// each input after a pause. An input of `"<pause>"` only waits; `"<ctrl-c>"` sends ETX, which the
-/// terminal turns into SIGINT for chela.
+/// Runs `chela chat --session SESSION` on a pseudo-terminal; see [`on_pty`].
 pub fn chat_on_pty(s: &Setup, session: &str, input: &[&str]) -> Output {
+    on_pty(s.cmd(), &format!("chat --session {session}"), input)
+}
+
+/// Runs the program of `base` (with its environment, directory and user) with `args` on a
+/// pseudo-terminal (via util-linux `script`), typing each input after a pause. An input of
+/// `"<pause>"` only waits; `"<ctrl-c>"` sends ETX, which the terminal turns into SIGINT.
+pub fn on_pty(base: Command, args: &str, input: &[&str]) -> Output {
     use std::io::Write;
     use std::os::unix::process::CommandExt;
-    let base = s.cmd();
     let program = base.get_program().to_string_lossy().into_owned();
     let mut cmd = Command::new("script");
-    cmd.args([
-        "-qefc",
-        &format!("exec {program} chat --session {session}"),
-        "/dev/null",
-    ]);
+    cmd.args(["-qefc", &format!("exec {program} {args}"), "/dev/null"]);
     cmd.env_clear();
     for (k, v) in base.get_envs() {
         if let Some(v) = v {
