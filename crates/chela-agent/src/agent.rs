@@ -511,13 +511,16 @@ impl Agent {
                 ))
             }
         };
-        let effect = kernel::effect_for(
+        let effect = match kernel::effect_for(
             &call.name,
             &args,
             &self.p.tools.workspace,
             &self.p.kernel.policy,
             &self.p.guard,
-        );
+        ) {
+            Ok(e) => e,
+            Err(why) => return Ok(self.malformed(call, progress, why)),
+        };
         if let Err(refusal) = self.decide(call, &effect).await? {
             progress.event(AgentEvent::Refused {
                 name: call.name.clone(),
