@@ -61,7 +61,7 @@ pub struct Opened {
 pub fn owner_name() -> String {
     std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| format!("uid:{}", crate::uid::effective_uid().unwrap_or(u32::MAX)))
+        .unwrap_or_else(|_| format!("uid:{}", crate::uid::effective_uid()))
 }
 
 /// Who is at the terminal, for audit records.
@@ -213,7 +213,7 @@ pub fn open(
             Actor::System,
             EventKind::ChelaStarted {
                 version: env!("CARGO_PKG_VERSION").into(),
-                uid: crate::uid::effective_uid().unwrap_or(u32::MAX),
+                uid: crate::uid::effective_uid(),
                 command: command.into(),
                 sandbox: level,
             },

@@ -127,11 +127,26 @@ pub(crate) fn seccomp_available() -> Result<(), String> {
     if r < 0 {
         return Err("the kernel has no seccomp support (PR_GET_SECCOMP: EINVAL)".into());
     }
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    if !status.contains("Seccomp_filters:") && !status.contains("Seccomp:") {
-        return Err("the kernel has no seccomp filter support".into());
+    // Filter mode (not just strict mode) must exist: asking for it with a null program fails
+    // with EFAULT when the kernel supports filters and EINVAL when it does not.
+    // SAFETY: the null program pointer is never dereferenced; the call only reports an error.
+    let r = unsafe {
+        libc::prctl(
+            libc::PR_SET_SECCOMP,
+            libc::SECCOMP_MODE_FILTER,
+            std::ptr::null::<libc::sock_fprog>(),
+            0,
+            0,
+        )
+    };
+    match (r, std::io::Error::last_os_error().raw_os_error()) {
+        (-1, Some(libc::EFAULT)) => Ok(()),
+        (0, _) => Err("seccomp accepted a null filter; refusing to trust it".into()),
+        (_, e) => Err(format!(
+            "the kernel has no seccomp filter support (PR_SET_SECCOMP: errno {})",
+            e.unwrap_or(0)
+        )),
     }
-    Ok(())
 }
 
 /// Advice appended to setup errors.
