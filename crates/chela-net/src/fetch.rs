@@ -6,12 +6,13 @@
 //! comments, elements with the `hidden` attribute or `aria-hidden="true"`, elements whose inline
 //! style hides them (`display:none`, `visibility:hidden`, `font-size:0`, `opacity:0`), rules in
 //! the page's own style sheets that hide elements, and invisible formatting characters
-//! (zero-width and bidirectional controls). HTML is converted with `html2text`.
+//! (zero-width and bidirectional controls). HTML is converted by our own parser (the `html` module),
+//! which follows the browser's tokenizer and scope rules so that markup tricks cannot make
+//! it show what a browser hides.
 
 use std::time::Duration;
 
-use html2text::{Comment, Element, Handle, RcDom};
-
+pub use crate::html::html_to_text;
 use crate::{NetClient, NetError, Request};
 
 /// Bytes of body read at most, whatever `max_chars` says.
@@ -20,7 +21,6 @@ pub const FETCH_MAX_BYTES: usize = 4 * 1024 * 1024;
 pub const DEFAULT_MAX_CHARS: usize = 20_000;
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 const IDLE_TIMEOUT: Duration = Duration::from_secs(15);
-const WRAP_WIDTH: usize = 100;
 
 /// A fetched page as readable text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,7 +85,10 @@ pub async fn fetch_readable(
     drop(resp);
     let raw = decode(&body, &ct_header, matches!(kind, Kind::Html));
     let (title, text) = match kind {
-        Kind::Html => (title_of(&raw), html_to_text(&raw)),
+        Kind::Html => {
+            let (title, text) = crate::html::title_and_text(&raw);
+            (tidy_title(title), text)
+        }
         Kind::Text => (None, strip_invisible(&raw)),
     };
     let (text, cut) = cap_chars(text, max_chars);
@@ -157,7 +160,7 @@ fn cap_chars(text: String, max: usize) -> (String, bool) {
 }
 
 /// Zero-width and bidirectional control characters used to hide or reorder text.
-fn is_invisible(c: char) -> bool {
+pub(crate) fn is_invisible(c: char) -> bool {
     matches!(c,
         '\u{00AD}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
         | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}'
@@ -168,12 +171,9 @@ fn strip_invisible(s: &str) -> String {
     s.chars().filter(|c| !is_invisible(*c)).collect()
 }
 
-const DROPPED: &[&str] = &[
-    "script", "style", "noscript", "template", "iframe", "object", "embed", "head", "svg",
-    "canvas", "select", "button",
-];
-
-fn hidden_by_style(style: &str) -> bool {
+/// True when an inline style (a declaration block) hides its element: `display:none`,
+/// `visibility:hidden|collapse`, `opacity` ≈ 0, `font-size` ≈ 0.
+pub(crate) fn hidden_by_style(style: &str) -> bool {
     let s: String = style
         .chars()
         .filter(|c| !c.is_whitespace())
@@ -197,98 +197,22 @@ fn hidden_by_style(style: &str) -> bool {
     })
 }
 
-/// True when `node` and its subtree must not reach the reader.
-fn is_hidden(node: &Handle) -> bool {
-    match &node.data {
-        Comment { .. } => true,
-        Element { name, attrs, .. } => {
-            let tag: &str = &name.local;
-            if DROPPED.contains(&tag) {
-                return true;
-            }
-            attrs.borrow().iter().any(|a| {
-                let key: &str = &a.name.local;
-                let val: &str = &a.value;
-                match key {
-                    "hidden" => true,
-                    "aria-hidden" => val.trim().eq_ignore_ascii_case("true"),
-                    "style" => hidden_by_style(val),
-                    "type" => tag == "input" && val.eq_ignore_ascii_case("hidden"),
-                    _ => false,
-                }
-            })
-        }
-        _ => false,
-    }
-}
-
-fn render(dom: &RcDom) -> Option<String> {
-    let cfg = html2text::config::plain().use_doc_css();
-    let tree = cfg.dom_to_render_tree(dom).ok()?;
-    cfg.render_to_string(tree, WRAP_WIDTH).ok()
-}
-
-/// Converts HTML to readable plain text with hidden content removed (see the module docs).
-pub fn html_to_text(html: &str) -> String {
-    let cfg = html2text::config::plain();
-    let Ok(dom) = cfg.parse_html(html.as_bytes()) else {
-        return String::new();
-    };
-    prune_keep_styles(&dom.document);
-    let text = render(&dom).unwrap_or_default();
-    let text = strip_invisible(&text);
-    // Collapse runs of blank lines left by removed blocks.
-    let mut out = String::with_capacity(text.len());
-    let mut blank = 0;
-    for line in text.lines() {
-        let line = line.trim_end();
-        if line.is_empty() {
-            blank += 1;
-            if blank > 1 {
-                continue;
-            }
-        } else {
-            blank = 0;
-        }
-        out.push_str(line);
-        out.push('\n');
-    }
-    out.trim().to_string()
-}
-
-/// Removes hidden subtrees. `<style>` elements stay: the renderer applies their `display:none`
-/// rules (`use_doc_css`) and never prints them.
-fn prune_keep_styles(node: &Handle) {
-    node.children.borrow_mut().retain(|c| match &c.data {
-        Element { name, .. } if &*name.local == "style" || &*name.local == "head" => true,
-        _ => !is_hidden(c),
-    });
-    let children = node.children.borrow().clone();
-    for c in &children {
-        match &c.data {
-            Element { name, .. } if &*name.local == "head" => {
-                // Inside head keep only style sheets.
-                c.children
-                    .borrow_mut()
-                    .retain(|h| matches!(&h.data, Element { name, .. } if &*name.local == "style"));
-            }
-            Element { name, .. } if &*name.local == "style" => {}
-            _ => prune_keep_styles(c),
-        }
-    }
-}
-
-/// The page title: `<title>` content, decoded, on one line, at most 300 characters.
+/// The page title: `<title>` content (RCDATA, references decoded), whitespace collapsed,
+/// invisible characters removed, at most 300 characters.
+#[cfg(test)]
 fn title_of(html: &str) -> Option<String> {
-    let lower = html.to_ascii_lowercase();
-    let open = lower.find("<title")?;
-    let start = open + lower[open..].find('>')? + 1;
-    let end = start + lower[start..].find("</title")?;
-    // Title content is text with character references; render it as a paragraph to decode them.
-    let inner = html.get(start..end)?;
-    let escaped = inner.replace('<', "&lt;");
-    let text = html_to_text(&format!("<p>{escaped}</p>"));
-    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    tidy_title(crate::html::raw_title(html))
+}
+
+/// [`title_of`] for the `html` module's tests.
+#[cfg(test)]
+pub(crate) fn title_of_for_tests(html: &str) -> Option<String> {
+    title_of(html)
+}
+
+fn tidy_title(raw: Option<String>) -> Option<String> {
+    let raw = strip_invisible(&raw?);
+    let one_line = raw.split_whitespace().collect::<Vec<_>>().join(" ");
     let (t, _) = cap_chars(one_line, 300);
     (!t.is_empty()).then_some(t)
 }

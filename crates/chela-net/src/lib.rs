@@ -26,6 +26,7 @@
 
 pub mod addr;
 pub mod fetch;
+mod html;
 pub mod leak;
 mod policy;
 mod resolve;

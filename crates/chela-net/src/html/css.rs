@@ -1,0 +1,620 @@
+//! Just enough CSS to find the page's own rules that hide elements: block structure (incl.
+//! `@media`/`@supports` groups and nesting), selector lists, and selectors built from type,
+//! `.class`, `#id`, `*`, attribute selectors, descendant and child combinators. Anything it
+//! cannot read errs on the side of hiding (sibling combinators and structural pseudo-classes
+//! are widened) or, for the one selector, is ignored (dynamic pseudo-classes, pseudo-elements).
+
+use crate::fetch::hidden_by_style;
+
+/// Most selectors kept; a page asking for more is refused (fail closed).
+pub const MAX_SELECTORS: usize = 20_000;
+const MAX_DEPTH: usize = 64;
+
+/// Attribute selector operator.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AttrOp {
+    Exists,
+    Eq(String),
+    Word(String),
+    Prefix(String),
+    Suffix(String),
+    Contains(String),
+    Dash(String),
+}
+
+/// One compound selector (all conditions on one element).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Compound {
+    pub tag: Option<String>,
+    pub ids: Vec<String>,
+    pub classes: Vec<String>,
+    pub attrs: Vec<(String, AttrOp)>,
+}
+
+/// How a compound relates to the next one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Comb {
+    Descendant,
+    Child,
+}
+
+/// A complex selector, left to right; `parts[i].1` links part `i` to part `i + 1`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Selector {
+    pub parts: Vec<(Compound, Comb)>,
+}
+
+/// Element data a compound is matched against (classes and id lower-cased).
+pub struct ElemView<'a> {
+    pub name: &'a str,
+    pub id: Option<String>,
+    pub classes: Vec<String>,
+    pub attrs: &'a [(String, String)],
+}
+
+impl Compound {
+    /// True when `e` satisfies every condition (class and id compared case-insensitively,
+    /// as quirks mode does: matching more only hides more).
+    pub fn matches(&self, e: &ElemView<'_>) -> bool {
+        if self.tag.as_deref().is_some_and(|t| t != e.name) {
+            return false;
+        }
+        if !self.ids.iter().all(|i| e.id.as_deref() == Some(i.as_str())) {
+            return false;
+        }
+        if !self.classes.iter().all(|c| e.classes.contains(c)) {
+            return false;
+        }
+        self.attrs.iter().all(|(name, op)| {
+            let Some((_, v)) = e.attrs.iter().find(|(k, _)| k == name) else {
+                return false;
+            };
+            let v = v.to_lowercase();
+            match op {
+                AttrOp::Exists => true,
+                AttrOp::Eq(x) => v == *x,
+                AttrOp::Word(x) => v.split_ascii_whitespace().any(|w| w == x),
+                AttrOp::Prefix(x) => !x.is_empty() && v.starts_with(x.as_str()),
+                AttrOp::Suffix(x) => !x.is_empty() && v.ends_with(x.as_str()),
+                AttrOp::Contains(x) => !x.is_empty() && v.contains(x.as_str()),
+                AttrOp::Dash(x) => v == *x || v.starts_with(&format!("{x}-")),
+            }
+        })
+    }
+}
+
+/// Removes `/* comments */` (outside strings).
+fn strip_comments(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    let mut run = 0;
+    while i < b.len() {
+        match b[i] {
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                out.push_str(&s[run..i]);
+                i = b[i + 2..]
+                    .windows(2)
+                    .position(|w| w == b"*/")
+                    .map_or(b.len(), |k| i + 2 + k + 2);
+                out.push(' ');
+                run = i;
+                continue;
+            }
+            q @ (b'"' | b'\'') => {
+                i += 1;
+                while i < b.len() && b[i] != q && b[i] != b'\n' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'\\' => i += 1,
+            _ => {}
+        }
+        i += 1;
+    }
+    out.push_str(&s[run.min(s.len())..]);
+    out
+}
+
+/// Decodes CSS escapes (`\6e `, `\:`).
+fn unescape(s: &str) -> String {
+    if !s.contains('\\') {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut it = s.chars().peekable();
+    while let Some(c) = it.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        let mut hex = String::new();
+        while hex.len() < 6 && it.peek().is_some_and(|c| c.is_ascii_hexdigit()) {
+            hex.extend(it.next());
+        }
+        if hex.is_empty() {
+            match it.next() {
+                Some('\n') | None => {}
+                Some(c) => out.push(c),
+            }
+            continue;
+        }
+        if it.peek().is_some_and(|c| c.is_ascii_whitespace()) {
+            it.next();
+        }
+        let cp = u32::from_str_radix(&hex, 16).unwrap_or(0);
+        out.push(match cp {
+            0 => '\u{FFFD}',
+            _ => char::from_u32(cp).unwrap_or('\u{FFFD}'),
+        });
+    }
+    out
+}
+
+/// True when a declaration block (inline `style` or a rule body) hides its element.
+pub fn declarations_hide(decls: &str) -> bool {
+    let d = unescape(&strip_comments(decls));
+    hidden_by_style(&d) || {
+        let s: String = d
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        s.contains("content-visibility:hidden")
+    }
+}
+
+/// Splits on commas outside brackets, parentheses and strings.
+fn split_list(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut depth = 0i32;
+    let mut quote = None;
+    let mut cur = String::new();
+    let mut esc = false;
+    for c in s.chars() {
+        if esc {
+            esc = false;
+            cur.push(c);
+            continue;
+        }
+        match (quote, c) {
+            (_, '\\') => esc = true,
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '(' | '[') => depth += 1,
+            (None, ')' | ']') => depth -= 1,
+            (None, ',') if depth <= 0 => {
+                out.push(std::mem::take(&mut cur));
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(c);
+    }
+    out.push(cur);
+    out.into_iter()
+        .map(|s| {
+            s.replace("<!--", " ")
+                .replace("-->", " ")
+                .trim()
+                .to_string()
+        })
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+enum Frame {
+    Group,
+    Rule { sels: Vec<String>, decls: String },
+    Skip,
+}
+
+const GROUPS: &[&str] = &[
+    "media",
+    "supports",
+    "layer",
+    "container",
+    "scope",
+    "document",
+    "-moz-document",
+    "starting-style",
+];
+
+/// Collects the selectors of every rule in `sheet` whose declarations hide. Returns `Err`
+/// when the sheet asks for more than [`MAX_SELECTORS`].
+pub fn hiding_selectors(sheet: &str, out: &mut Vec<Selector>) -> Result<(), ()> {
+    let sheet = strip_comments(sheet);
+    let b = sheet.as_bytes();
+    let mut stack = vec![Frame::Group];
+    let mut start = 0;
+    let mut i = 0;
+    let finish = |f: Frame, out: &mut Vec<Selector>| -> Result<(), ()> {
+        if let Frame::Rule { sels, decls } = f {
+            if declarations_hide(&decls) {
+                for s in sels {
+                    if let Some(sel) = parse_selector(&s) {
+                        if out.len() >= MAX_SELECTORS {
+                            return Err(());
+                        }
+                        out.push(sel);
+                    }
+                }
+            }
+        }
+        Ok(())
+    };
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 1,
+            q @ (b'"' | b'\'') => {
+                i += 1;
+                while i < b.len() && b[i] != q && b[i] != b'\n' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'{' => {
+                let prelude = sheet.get(start..i).unwrap_or("").trim();
+                let frame = match stack.last() {
+                    Some(Frame::Skip) | None => Frame::Skip,
+                    _ if stack.len() > MAX_DEPTH => return Err(()),
+                    Some(parent) => {
+                        let at = prelude.replace("<!--", " ").replace("-->", " ");
+                        let at = at.trim();
+                        if let Some(rest) = at.strip_prefix('@') {
+                            let name: String = rest
+                                .chars()
+                                .take_while(|c| c.is_alphanumeric() || *c == '-')
+                                .collect::<String>()
+                                .to_ascii_lowercase();
+                            if GROUPS.contains(&name.as_str()) {
+                                match parent {
+                                    Frame::Rule { sels, .. } => Frame::Rule {
+                                        sels: sels.clone(),
+                                        decls: String::new(),
+                                    },
+                                    _ => Frame::Group,
+                                }
+                            } else {
+                                Frame::Skip
+                            }
+                        } else {
+                            let list = split_list(prelude);
+                            let sels = match parent {
+                                Frame::Rule { sels: ps, .. } => {
+                                    if ps.len().saturating_mul(list.len()) > MAX_SELECTORS {
+                                        return Err(());
+                                    }
+                                    let mut v = Vec::new();
+                                    for p in ps {
+                                        for s in &list {
+                                            v.push(if s.contains('&') {
+                                                s.replace('&', p)
+                                            } else {
+                                                format!("{p} {s}")
+                                            });
+                                        }
+                                    }
+                                    v
+                                }
+                                _ => list,
+                            };
+                            Frame::Rule {
+                                sels,
+                                decls: String::new(),
+                            }
+                        }
+                    }
+                };
+                stack.push(frame);
+                start = i + 1;
+            }
+            b'}' => {
+                if stack.len() > 1 {
+                    if let Some(Frame::Rule { decls, .. }) = stack.last_mut() {
+                        decls.push_str(sheet.get(start..i).unwrap_or(""));
+                    }
+                    if let Some(f) = stack.pop() {
+                        finish(f, out)?;
+                    }
+                }
+                start = i + 1;
+            }
+            b';' => {
+                if let Some(Frame::Rule { decls, .. }) = stack.last_mut() {
+                    decls.push_str(sheet.get(start..=i).unwrap_or(""));
+                }
+                start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    // Blocks left open at the end of the sheet are closed, as browsers do.
+    if let Some(Frame::Rule { decls, .. }) = stack.last_mut() {
+        decls.push_str(sheet.get(start..).unwrap_or(""));
+    }
+    while stack.len() > 1 {
+        if let Some(f) = stack.pop() {
+            finish(f, out)?;
+        }
+    }
+    Ok(())
+}
+
+fn is_ident(c: char) -> bool {
+    c.is_alphanumeric() || c == '-' || c == '_' || !c.is_ascii() || c == '\\'
+}
+
+/// Reads an identifier (with escapes) starting at `*i`.
+fn ident(cs: &[char], i: &mut usize) -> String {
+    let mut raw = String::new();
+    while *i < cs.len() && is_ident(cs[*i]) {
+        if cs[*i] == '\\' {
+            raw.push('\\');
+            *i += 1;
+            if *i < cs.len() {
+                raw.push(cs[*i]);
+                *i += 1;
+                // Hex escapes run on and may end with one space.
+                while *i < cs.len() && cs[*i].is_ascii_hexdigit() && raw.len() < 8 {
+                    raw.push(cs[*i]);
+                    *i += 1;
+                }
+                if *i < cs.len() && cs[*i] == ' ' && raw[1..].chars().all(|c| c.is_ascii_hexdigit())
+                {
+                    raw.push(' ');
+                    *i += 1;
+                }
+            }
+            continue;
+        }
+        raw.push(cs[*i]);
+        *i += 1;
+    }
+    unescape(&raw)
+}
+
+/// Structural/logical pseudo-classes: dropping them widens the match (hides more).
+const WIDEN: &[&str] = &[
+    "not",
+    "is",
+    "where",
+    "has",
+    "nth-child",
+    "nth-last-child",
+    "nth-of-type",
+    "nth-last-of-type",
+    "first-child",
+    "last-child",
+    "only-child",
+    "first-of-type",
+    "last-of-type",
+    "only-of-type",
+    "empty",
+    "root",
+    "lang",
+    "dir",
+    "defined",
+    "link",
+    "any-link",
+    "scope",
+];
+
+/// Parses one complex selector; `None` when it uses something not understood.
+pub fn parse_selector(s: &str) -> Option<Selector> {
+    let cs: Vec<char> = s.chars().collect();
+    let mut i = 0;
+    let mut parts: Vec<(Compound, Option<char>)> = Vec::new();
+    let mut cur = Compound::default();
+    let mut cur_used = false;
+    loop {
+        let mut ws = false;
+        while i < cs.len() && cs[i].is_whitespace() {
+            i += 1;
+            ws = true;
+        }
+        if i >= cs.len() {
+            break;
+        }
+        let c = cs[i];
+        if matches!(c, '>' | '+' | '~') {
+            if !cur_used {
+                return None;
+            }
+            parts.push((std::mem::take(&mut cur), Some(c)));
+            cur_used = false;
+            i += 1;
+            continue;
+        }
+        if ws && cur_used {
+            parts.push((std::mem::take(&mut cur), Some(' ')));
+        }
+        match c {
+            '*' | '&' => i += 1,
+            '.' | '#' => {
+                i += 1;
+                let id = ident(&cs, &mut i).to_lowercase();
+                if id.is_empty() {
+                    return None;
+                }
+                if c == '.' {
+                    cur.classes.push(id);
+                } else {
+                    cur.ids.push(id);
+                }
+            }
+            '[' => {
+                i += 1;
+                while i < cs.len() && cs[i].is_whitespace() {
+                    i += 1;
+                }
+                let name = ident(&cs, &mut i).to_ascii_lowercase();
+                if name.is_empty() {
+                    return None;
+                }
+                while i < cs.len() && cs[i].is_whitespace() {
+                    i += 1;
+                }
+                let op = match cs.get(i) {
+                    Some(']') => None,
+                    Some('=') => Some('='),
+                    Some(o @ ('~' | '^' | '$' | '*' | '|')) if cs.get(i + 1) == Some(&'=') => {
+                        i += 1;
+                        Some(*o)
+                    }
+                    _ => return None,
+                };
+                let attr = match op {
+                    None => AttrOp::Exists,
+                    Some(o) => {
+                        i += 1;
+                        while i < cs.len() && cs[i].is_whitespace() {
+                            i += 1;
+                        }
+                        let v = match cs.get(i) {
+                            Some(q @ ('"' | '\'')) => {
+                                let q = *q;
+                                i += 1;
+                                let mut raw = String::new();
+                                while i < cs.len() && cs[i] != q {
+                                    if cs[i] == '\\' && i + 1 < cs.len() {
+                                        raw.push('\\');
+                                        i += 1;
+                                    }
+                                    raw.push(cs[i]);
+                                    i += 1;
+                                }
+                                i += 1;
+                                unescape(&raw)
+                            }
+                            _ => ident(&cs, &mut i),
+                        };
+                        let v = v.to_lowercase();
+                        while i < cs.len() && cs[i].is_whitespace() {
+                            i += 1;
+                        }
+                        if matches!(cs.get(i), Some('i' | 'I' | 's' | 'S')) {
+                            i += 1;
+                        }
+                        match o {
+                            '=' => AttrOp::Eq(v),
+                            '~' => AttrOp::Word(v),
+                            '^' => AttrOp::Prefix(v),
+                            '$' => AttrOp::Suffix(v),
+                            '*' => AttrOp::Contains(v),
+                            _ => AttrOp::Dash(v),
+                        }
+                    }
+                };
+                while i < cs.len() && cs[i].is_whitespace() {
+                    i += 1;
+                }
+                if cs.get(i) != Some(&']') {
+                    return None;
+                }
+                i += 1;
+                cur.attrs.push((name, attr));
+            }
+            ':' => {
+                i += 1;
+                if cs.get(i) == Some(&':') {
+                    return None;
+                }
+                let name = ident(&cs, &mut i).to_ascii_lowercase();
+                if !WIDEN.contains(&name.as_str()) {
+                    return None;
+                }
+                if cs.get(i) == Some(&'(') {
+                    let mut depth = 0;
+                    while i < cs.len() {
+                        match cs[i] {
+                            '(' => depth += 1,
+                            ')' => {
+                                depth -= 1;
+                                if depth == 0 {
+                                    i += 1;
+                                    break;
+                                }
+                            }
+                            _ => {}
+                        }
+                        i += 1;
+                    }
+                }
+            }
+            c if is_ident(c) => {
+                let t = ident(&cs, &mut i).to_ascii_lowercase();
+                if cs.get(i) == Some(&'|') {
+                    return None;
+                }
+                cur.tag = Some(t);
+            }
+            _ => return None,
+        }
+        cur_used = true;
+    }
+    if !cur_used {
+        return None;
+    }
+    parts.push((cur, None));
+    // Sibling combinators: drop the sibling compound (its ancestors are the subject's).
+    let mut out: Vec<(Compound, Comb)> = Vec::new();
+    let mut k = 0;
+    while k < parts.len() {
+        let (c, link) = &parts[k];
+        if matches!(link, Some('+' | '~')) {
+            k += 1;
+            continue;
+        }
+        let comb = if *link == Some('>') {
+            Comb::Child
+        } else {
+            Comb::Descendant
+        };
+        out.push((c.clone(), comb));
+        k += 1;
+    }
+    Some(Selector { parts: out })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sels(css: &str) -> Vec<Selector> {
+        let mut v = Vec::new();
+        hiding_selectors(css, &mut v).unwrap();
+        v
+    }
+
+    #[test]
+    fn only_hiding_rules_are_kept() {
+        let v = sels(
+            ".a{color:red} .b, #c {display:none} @media (max-width:1px){ div.d {visibility:hidden} }
+             @font-face{src:url(x)} @keyframes k { from {opacity:0} } .e:hover{display:none}
+             .f::before{display:none} .g{ .h{ opacity:0 } } p > .i ~ .j{font-size:0}",
+        );
+        let shown: Vec<String> = v.iter().map(|s| format!("{:?}", s.parts.len())).collect();
+        assert_eq!(v.len(), 5, "{v:#?} {shown:?}");
+        assert_eq!(v[0].parts[0].0.classes, vec!["b".to_string()]);
+        assert_eq!(v[1].parts[0].0.ids, vec!["c".to_string()]);
+        assert_eq!(v[2].parts[0].0.tag.as_deref(), Some("div"));
+        assert_eq!(v[3].parts.len(), 2);
+        assert_eq!(v[4].parts.len(), 2);
+        assert_eq!(v[4].parts[0].1, Comb::Child);
+        assert_eq!(v[4].parts[1].0.classes, vec!["j".to_string()]);
+    }
+
+    #[test]
+    fn escapes_and_comments() {
+        let v = sels(r".\68 idden{dis/**/play:n\6f ne} [data-x='1'] {opacity:0}");
+        assert_eq!(v.len(), 2, "{v:?}");
+        assert_eq!(v[0].parts[0].0.classes, vec!["hidden".to_string()]);
+        assert_eq!(
+            v[1].parts[0].0.attrs,
+            vec![("data-x".to_string(), AttrOp::Eq("1".into()))]
+        );
+        assert!(declarations_hide("display:/* x */none"));
+    }
+}

@@ -1,0 +1,583 @@
+//! Replays the parse events: decides what is hidden (tags, attributes, inline style, the
+//! page's style sheets) and writes the rest as light Markdown.
+
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
+
+use super::css::{self, Comb, ElemView, Selector};
+use super::tree::{El, Ev, Ns, Parsed};
+
+/// Elements never shown, with everything inside them.
+const HIDDEN_TAGS: &[&str] = &[
+    "script", "style", "noscript", "template", "iframe", "object", "embed", "head", "svg",
+    "canvas", "select", "button", "title", "datalist", "noembed", "noframes", "rp", "area", "base",
+    "link", "meta", "param", "frameset", "frame", "source", "track", "audio", "video", "map",
+    "applet",
+];
+
+/// Work allowed for style matching, in selector-part checks; beyond it the rest of the page
+/// is dropped (fail closed).
+const MATCH_BUDGET: u64 = 100_000_000;
+
+type State = (u32, u16);
+
+struct Css {
+    sels: Vec<Selector>,
+    by_id: HashMap<String, Vec<u32>>,
+    by_class: HashMap<String, Vec<u32>>,
+    by_tag: HashMap<String, Vec<u32>>,
+    universal: Vec<u32>,
+    desc: Vec<State>,
+    active: HashSet<State>,
+    child: Vec<State>,
+    budget: u64,
+}
+
+impl Css {
+    fn new(sels: Vec<Selector>) -> Css {
+        let mut c = Css {
+            sels: Vec::new(),
+            by_id: HashMap::new(),
+            by_class: HashMap::new(),
+            by_tag: HashMap::new(),
+            universal: Vec::new(),
+            desc: Vec::new(),
+            active: HashSet::new(),
+            child: Vec::new(),
+            budget: MATCH_BUDGET,
+        };
+        for (i, s) in sels.iter().enumerate() {
+            let i = i as u32;
+            let Some((first, _)) = s.parts.first() else {
+                continue;
+            };
+            if let Some(id) = first.ids.first() {
+                c.by_id.entry(id.clone()).or_default().push(i);
+            } else if let Some(cl) = first.classes.first() {
+                c.by_class.entry(cl.clone()).or_default().push(i);
+            } else if let Some(t) = &first.tag {
+                c.by_tag.entry(t.clone()).or_default().push(i);
+            } else {
+                c.universal.push(i);
+            }
+        }
+        c.sels = sels;
+        c
+    }
+
+    /// Matches `e` (whose parent's child-combinator states are `parent_child`); records the
+    /// states it opens for its descendants and returns whether a hiding rule matches it.
+    /// `None` when the work budget is spent.
+    fn visit(&mut self, e: &ElemView<'_>, parent_child: (usize, usize)) -> Option<bool> {
+        if self.sels.is_empty() {
+            return Some(false);
+        }
+        let mut matched: Vec<State> = Vec::new();
+        let mut cands: Vec<u32> = Vec::new();
+        if let Some(id) = &e.id {
+            cands.extend(self.by_id.get(id).into_iter().flatten());
+        }
+        for c in &e.classes {
+            cands.extend(self.by_class.get(c).into_iter().flatten());
+        }
+        cands.extend(self.by_tag.get(e.name).into_iter().flatten());
+        cands.extend(&self.universal);
+        cands.sort_unstable();
+        cands.dedup();
+        let cost = (cands.len() + self.desc.len() + parent_child.1 - parent_child.0 + 1) as u64;
+        self.budget = self.budget.checked_sub(cost)?;
+        for s in cands {
+            if self.sels[s as usize].parts[0].0.matches(e) {
+                matched.push((s, 0));
+            }
+        }
+        let live = self
+            .desc
+            .iter()
+            .chain(&self.child[parent_child.0..parent_child.1]);
+        for &(s, i) in live {
+            let parts = &self.sels[s as usize].parts;
+            if let Some((c, _)) = parts.get(i as usize + 1) {
+                if c.matches(e) {
+                    matched.push((s, i + 1));
+                }
+            }
+        }
+        let mut hidden = false;
+        for (s, j) in matched {
+            let parts = &self.sels[s as usize].parts;
+            if j as usize + 1 >= parts.len() {
+                hidden = true;
+            } else if parts[j as usize].1 == Comb::Descendant {
+                if self.active.insert((s, j)) {
+                    self.desc.push((s, j));
+                }
+            } else {
+                self.child.push((s, j));
+            }
+        }
+        Some(hidden)
+    }
+
+    fn truncate(&mut self, desc_len: usize, child_len: usize) {
+        while self.desc.len() > desc_len {
+            if let Some(s) = self.desc.pop() {
+                self.active.remove(&s);
+            }
+        }
+        self.child.truncate(child_len);
+    }
+}
+
+fn view(el: &El) -> ElemView<'_> {
+    ElemView {
+        name: &el.name,
+        id: el.attr("id").map(str::to_lowercase),
+        classes: el
+            .attr("class")
+            .map(|c| c.split_ascii_whitespace().map(str::to_lowercase).collect())
+            .unwrap_or_default(),
+        attrs: &el.attrs,
+    }
+}
+
+/// Hidden by its tag or attributes (not style sheets).
+fn hidden_by_markup(el: &El) -> bool {
+    if el.ns == Ns::Html && HIDDEN_TAGS.contains(&el.name.as_str()) || el.name == "svg" {
+        return true;
+    }
+    if el.name == "dialog" && el.attr("open").is_none() {
+        return true;
+    }
+    el.attrs.iter().any(|(k, v)| match k.as_str() {
+        "hidden" => true,
+        "aria-hidden" => v.trim().eq_ignore_ascii_case("true"),
+        "style" => css::declarations_hide(v),
+        "type" => el.name == "input" && v.trim().eq_ignore_ascii_case("hidden"),
+        _ => false,
+    })
+}
+
+struct Frame {
+    el: Rc<El>,
+    hidden: bool,
+    /// Set when a hiding element could not be pushed (stack full): the rest is not shown.
+    mute: bool,
+    desc_len: usize,
+    child: (usize, usize),
+    indent: usize,
+}
+
+/// Output with CSS-like whitespace collapsing and block breaks.
+struct Out {
+    s: String,
+    pending_break: u8,
+    pending_space: bool,
+    at_line_start: bool,
+    prefix: String,
+    marker: String,
+    marker_cut: usize,
+    pre: u32,
+    cell: u32,
+    items: u32,
+    link: Option<(String, bool)>,
+    link_depth: usize,
+    lists: Vec<(bool, u64)>,
+    row_cells: u32,
+}
+
+impl Out {
+    fn block(&mut self, n: u8) {
+        if self.cell > 0 && self.pre == 0 {
+            self.pending_space = true;
+            return;
+        }
+        let n = if self.items > 0 { n.min(1) } else { n };
+        self.pending_break = self.pending_break.max(n);
+    }
+
+    fn newline(&mut self) {
+        self.s.push('\n');
+        self.s.push_str(&self.prefix);
+        self.at_line_start = true;
+    }
+
+    /// Starts pending breaks, the list/heading marker and a collapsed space.
+    fn flush(&mut self, space: bool) {
+        if self.s.is_empty() {
+            self.s.push_str(&self.prefix);
+            self.at_line_start = true;
+            self.pending_break = 0;
+        }
+        if self.pending_break > 0 {
+            for _ in 0..self.pending_break {
+                self.newline();
+            }
+            self.pending_break = 0;
+            self.pending_space = false;
+        }
+        if !self.marker.is_empty() {
+            if !self.at_line_start && !self.s.is_empty() {
+                self.newline();
+            }
+            let keep = self.s.len().saturating_sub(self.marker_cut);
+            if self.at_line_start && self.s.ends_with(&self.prefix) {
+                self.s.truncate(keep);
+            }
+            let m = std::mem::take(&mut self.marker);
+            self.s.push_str(&m);
+            self.at_line_start = false;
+            self.pending_space = false;
+        }
+        if space && self.pending_space && !self.at_line_start {
+            self.s.push(' ');
+        }
+        self.pending_space = false;
+        if let Some((_, opened)) = &mut self.link {
+            if !*opened {
+                *opened = true;
+                self.s.push('[');
+            }
+        }
+        self.at_line_start = false;
+    }
+
+    fn text(&mut self, t: &str) {
+        for c in t.chars() {
+            if crate::fetch::is_invisible(c) {
+                continue;
+            }
+            if self.pre > 0 {
+                if c == '\n' {
+                    self.flush(false);
+                    self.newline();
+                } else {
+                    self.flush(false);
+                    self.s.push(c);
+                }
+                continue;
+            }
+            if matches!(c, ' ' | '\t' | '\n' | '\x0c' | '\r') {
+                self.pending_space = true;
+                continue;
+            }
+            self.flush(true);
+            self.s.push(if c == '\u{A0}' { ' ' } else { c });
+        }
+    }
+
+    fn literal(&mut self, t: &str) {
+        self.flush(false);
+        self.s.push_str(t);
+    }
+
+    fn set_marker(&mut self, m: String, cut: usize) {
+        self.marker = m;
+        self.marker_cut = cut;
+    }
+}
+
+fn safe_href(href: &str) -> Option<String> {
+    let h: String = href
+        .trim()
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+        .collect();
+    if h.is_empty() {
+        return None;
+    }
+    let scheme_end = h.find([':', '/', '?', '#']);
+    if let Some(i) = scheme_end {
+        if h[i..].starts_with(':') {
+            let scheme = h[..i].to_ascii_lowercase();
+            if scheme != "http" && scheme != "https" {
+                return None;
+            }
+        }
+    }
+    Some(
+        h.replace(' ', "%20")
+            .replace('(', "%28")
+            .replace(')', "%29"),
+    )
+}
+
+fn open_actions(out: &mut Out, el: &El, indent: &mut usize) {
+    let n = el.name.as_str();
+    match n {
+        "p" | "div" | "section" | "article" | "aside" | "header" | "footer" | "main" | "nav"
+        | "address" | "figure" | "figcaption" | "form" | "fieldset" | "details" | "summary"
+        | "dialog" | "center" | "dl" | "hgroup" | "search" | "legend" | "caption" | "table"
+        | "textarea" | "math" => out.block(2),
+        "dt" | "dd" | "tr" | "option" => out.block(1),
+        "h1" | "h2" | "h3" | "h4" | "h5" | "h6" => {
+            out.block(2);
+            let level = (n.as_bytes()[1] - b'0') as usize;
+            out.set_marker(format!("{} ", "#".repeat(level)), 0);
+        }
+        "ul" | "ol" | "menu" | "dir" => {
+            out.block(if out.lists.is_empty() { 2 } else { 1 });
+            let start = el
+                .attr("start")
+                .and_then(|s| s.trim().parse::<u64>().ok())
+                .unwrap_or(1);
+            out.lists.push((n == "ol", start));
+        }
+        "li" => {
+            out.block(1);
+            let bullet = match out.lists.last_mut() {
+                Some((true, k)) => {
+                    let b = format!("{k}. ");
+                    *k = k.saturating_add(1);
+                    b
+                }
+                _ => "- ".to_string(),
+            };
+            out.items += 1;
+            out.prefix.push_str("  ");
+            *indent = 2;
+            out.set_marker(bullet, 2);
+        }
+        "blockquote" => {
+            out.block(2);
+            out.prefix.push_str("> ");
+            *indent = 2;
+        }
+        "pre" | "listing" | "xmp" | "plaintext" => {
+            out.block(2);
+            out.flush(false);
+            out.pre += 1;
+        }
+        "td" | "th" => {
+            if out.row_cells > 0 && out.cell == 0 {
+                out.literal(" | ");
+            }
+            out.row_cells += 1;
+            out.cell += 1;
+        }
+        "a" => {
+            if out.link.is_none() && out.link_depth == 0 {
+                out.link = el.attr("href").and_then(safe_href).map(|h| (h, false));
+            }
+            out.link_depth += 1;
+        }
+        _ => {}
+    }
+    if n == "tr" {
+        out.row_cells = 0;
+    }
+}
+
+fn close_actions(out: &mut Out, el: &El, indent: usize) {
+    let n = el.name.as_str();
+    out.prefix.truncate(out.prefix.len().saturating_sub(indent));
+    match n {
+        "p" | "div" | "section" | "article" | "aside" | "header" | "footer" | "main" | "nav"
+        | "address" | "figure" | "figcaption" | "form" | "fieldset" | "details" | "summary"
+        | "dialog" | "center" | "dl" | "hgroup" | "search" | "legend" | "caption" | "table"
+        | "textarea" | "blockquote" | "math" => out.block(2),
+        "h1" | "h2" | "h3" | "h4" | "h5" | "h6" => {
+            out.marker.clear();
+            out.block(2);
+        }
+        "dt" | "dd" | "tr" | "option" => out.block(1),
+        "ul" | "ol" | "menu" | "dir" => {
+            out.lists.pop();
+            out.block(if out.lists.is_empty() { 2 } else { 1 });
+        }
+        "li" => {
+            out.items = out.items.saturating_sub(1);
+            out.marker.clear();
+            out.block(1);
+        }
+        "pre" | "listing" | "xmp" | "plaintext" => {
+            out.pre = out.pre.saturating_sub(1);
+            out.block(2);
+        }
+        "td" | "th" => out.cell = out.cell.saturating_sub(1),
+        "a" => {
+            out.link_depth = out.link_depth.saturating_sub(1);
+            if out.link_depth == 0 {
+                if let Some((href, true)) = out.link.take() {
+                    out.s.push_str("](");
+                    out.s.push_str(&href);
+                    out.s.push(')');
+                }
+                out.link = None;
+            }
+        }
+        _ => {}
+    }
+}
+
+fn void_actions(out: &mut Out, el: &El) {
+    match el.name.as_str() {
+        "br" => {
+            out.flush(false);
+            out.newline();
+        }
+        "hr" => {
+            out.block(2);
+            out.literal("---");
+            out.block(2);
+        }
+        "img" => {
+            if let Some(alt) = el.attr("alt").filter(|a| !a.trim().is_empty()) {
+                out.text(alt);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Renders parsed HTML as text with hidden content removed.
+pub fn render(p: &Parsed) -> String {
+    let mut sels = Vec::new();
+    for sheet in &p.styles {
+        if css::hiding_selectors(sheet, &mut sels).is_err() {
+            return String::new();
+        }
+    }
+    let mut css = Css::new(sels);
+    let mut out = Out {
+        s: String::new(),
+        pending_break: 0,
+        pending_space: false,
+        at_line_start: true,
+        prefix: String::new(),
+        marker: String::new(),
+        marker_cut: 0,
+        pre: 0,
+        cell: 0,
+        items: 0,
+        link: None,
+        link_depth: 0,
+        lists: Vec::new(),
+        row_cells: 0,
+    };
+    // The document element and body, with every attribute given to them anywhere.
+    let mut roots: [Vec<(String, String)>; 2] = [Vec::new(), Vec::new()];
+    for e in &p.events {
+        if let Ev::Root(body, attrs) = e {
+            let r = &mut roots[usize::from(*body)];
+            for (k, v) in attrs {
+                if !r.iter().any(|(rk, _)| rk == k) {
+                    r.push((k.clone(), v.clone()));
+                }
+            }
+        }
+    }
+    let mut stack: Vec<Frame> = Vec::new();
+    let [html_attrs, body_attrs] = roots;
+    for (name, attrs) in [("html", html_attrs), ("body", body_attrs)] {
+        let el = El::new(name.to_string(), Ns::Html, attrs);
+        let parent_hidden = stack.last().is_some_and(|f: &Frame| f.hidden);
+        let child = stack.last().map_or((0, 0), |f| f.child);
+        let (desc_len, child_start) = (css.desc.len(), css.child.len());
+        let Some(by_css) = css.visit(&view(&el), child) else {
+            return String::new();
+        };
+        let hidden = parent_hidden || by_css || hidden_by_markup(&el);
+        stack.push(Frame {
+            el,
+            hidden,
+            mute: false,
+            desc_len,
+            child: (child_start, css.child.len()),
+            indent: 0,
+        });
+    }
+    for e in &p.events {
+        let top_hidden = stack.last().is_none_or(|f| f.hidden || f.mute);
+        match e {
+            Ev::Root(..) => {}
+            Ev::HideRest => break,
+            Ev::Text(t) => {
+                if !top_hidden {
+                    out.text(t);
+                }
+            }
+            Ev::Open(el) => {
+                let (desc_len, child_start) = (css.desc.len(), css.child.len());
+                let mut hidden = top_hidden || hidden_by_markup(el);
+                if !hidden {
+                    let parent = stack.last().map_or((0, 0), |f| f.child);
+                    match css.visit(&view(el), parent) {
+                        Some(h) => hidden = h,
+                        None => break,
+                    }
+                }
+                let mut indent = 0;
+                if !hidden {
+                    open_actions(&mut out, el, &mut indent);
+                }
+                stack.push(Frame {
+                    el: el.clone(),
+                    hidden,
+                    mute: false,
+                    desc_len,
+                    child: (child_start, css.child.len()),
+                    indent,
+                });
+            }
+            Ev::Close => {
+                if stack.len() <= 2 {
+                    continue;
+                }
+                if let Some(f) = stack.pop() {
+                    css.truncate(f.desc_len, f.child.0);
+                    if !f.hidden {
+                        close_actions(&mut out, &f.el, f.indent);
+                    }
+                }
+            }
+            Ev::Void(el) | Ev::Overflow(el) => {
+                if top_hidden {
+                    continue;
+                }
+                let (desc_len, child_start) = (css.desc.len(), css.child.len());
+                let mut hidden = hidden_by_markup(el);
+                if !hidden {
+                    let parent = stack.last().map_or((0, 0), |f| f.child);
+                    match css.visit(&view(el), parent) {
+                        Some(h) => hidden = h,
+                        None => break,
+                    }
+                }
+                css.truncate(desc_len, child_start);
+                if matches!(e, Ev::Overflow(_)) {
+                    if hidden {
+                        if let Some(f) = stack.last_mut() {
+                            f.mute = true;
+                        }
+                    }
+                } else if !hidden {
+                    void_actions(&mut out, el);
+                }
+            }
+        }
+    }
+    finish(&out.s)
+}
+
+/// Trims lines, keeps at most one blank line in a row, trims the whole.
+fn finish(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut blank = 0;
+    for line in s.lines() {
+        let line = line.trim_end();
+        let is_blank = line.is_empty() || line.chars().all(|c| c == '>' || c == ' ');
+        if is_blank {
+            blank += 1;
+            if blank > 1 {
+                continue;
+            }
+            out.push('\n');
+            continue;
+        }
+        blank = 0;
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.trim().to_string()
+}

@@ -1,0 +1,447 @@
+//! Conversion tests: hidden mechanisms, parser attacks, entities, formatting, limits.
+
+use super::html_to_text as t;
+
+fn hides(html: &str, secret: &str) {
+    let out = t(html);
+    assert!(
+        !out.contains(secret),
+        "{secret} leaked from {html:?}: {out:?}"
+    );
+}
+
+fn shows(html: &str, visible: &str) {
+    let out = t(html);
+    assert!(
+        out.contains(visible),
+        "{visible} missing from {html:?}: {out:?}"
+    );
+}
+
+#[test]
+fn hidden_tags() {
+    for tag in [
+        "script", "style", "noscript", "template", "iframe", "object", "svg", "canvas", "select",
+        "button", "title", "noembed", "noframes",
+    ] {
+        let html = format!("<p>ok</p><{tag}>SECRET</{tag}><p>after</p>");
+        hides(&html, "SECRET");
+        shows(&html, "after");
+    }
+    // `head` holds only metadata; text there starts the body, as in browsers.
+    hides(
+        "<head><title>T1</title><style>S2{}</style><script>S3</script></head><p>x",
+        "S",
+    );
+    shows("<head><title>T1</title></head><p>after", "after");
+    hides("<embed src=x>SHOWN?", "src");
+    shows("<embed src=x>visible", "visible");
+}
+
+#[test]
+fn hidden_attributes() {
+    hides("<div hidden>SECRET</div>", "SECRET");
+    hides("<div HIDDEN=until-found>SECRET</div>", "SECRET");
+    hides("<span aria-hidden=\"TRUE\">SECRET</span>", "SECRET");
+    shows("<span aria-hidden=\"false\">fine</span>", "fine");
+    hides("<input type=hidden value=SECRET>", "SECRET");
+    hides("<dialog>SECRET</dialog>", "SECRET");
+    shows("<dialog open>shown</dialog>", "shown");
+}
+
+#[test]
+fn inline_style_hiding() {
+    for style in [
+        "display:none",
+        "visibility: hidden",
+        "visibility:collapse",
+        "opacity:0",
+        "font-size:0px",
+        "DISPLAY : NONE !important",
+        "display&colon;none",
+        "display:/**/none",
+        "display:n\\6f ne",
+    ] {
+        hides(
+            &format!("<p style=\"{style}\">SECRET</p><p>x</p>"),
+            "SECRET",
+        );
+    }
+    shows("<p style=\"display:block\">fine</p>", "fine");
+}
+
+#[test]
+fn entity_in_style_attribute_counts() {
+    hides("<span style=\"display&colon;none\">SECRET</span>", "SECRET");
+    hides("<span style='display&#58;none'>SECRET</span>", "SECRET");
+}
+
+#[test]
+fn style_sheet_rules() {
+    let sheet = "<style>.a{display:none} #b{visibility:hidden} i{opacity:0}
+        [data-x]{font-size:0} [role=note]{display:none} div.c > span{display:none}
+        .d .e{display:none} *.f{display:none} .g, .h{display:none}</style>";
+    for (html, secret) in [
+        ("<p class='x a'>S1</p>", "S1"),
+        ("<p id=b>S2</p>", "S2"),
+        ("<i>S3</i>", "S3"),
+        ("<p data-x=1>S4</p>", "S4"),
+        ("<p role=note>S5</p>", "S5"),
+        ("<div class=c><span>S6</span></div>", "S6"),
+        ("<div class=d><p><b class=e>S7</b></p></div>", "S7"),
+        ("<p class=f>S8</p>", "S8"),
+        ("<p class=h>S9</p>", "S9"),
+    ] {
+        hides(&format!("{sheet}{html}<p>ok</p>"), secret);
+    }
+    // Child combinator needs a direct child; descendants are not the same.
+    shows(
+        "<style>div.c > span{display:none}</style><div class=c><p><span>kept</span></p></div>",
+        "kept",
+    );
+    shows("<style>.a{color:red}</style><p class=a>red</p>", "red");
+}
+
+#[test]
+fn style_sheet_after_the_element() {
+    hides(
+        "<p class=late>SECRET</p><p>ok</p><style>.late{display:none}</style>",
+        "SECRET",
+    );
+}
+
+#[test]
+fn style_rules_in_media_and_supports() {
+    hides(
+        "<style>@media screen and (min-width:1px){ .m{display:none} }</style><p class=m>SECRET</p>",
+        "SECRET",
+    );
+    hides(
+        "<style>@supports (display:grid){@media print{.m{opacity:0}}}</style><p class=m>SECRET</p>",
+        "SECRET",
+    );
+    hides(
+        "<style>.n{ .inner{display:none} }</style><div class=n><p class=inner>SECRET</p></div>",
+        "SECRET",
+    );
+    hides(
+        "<svg><style>.s{display:none}</style></svg><p class=s>SECRET</p>",
+        "SECRET",
+    );
+}
+
+#[test]
+fn unparsable_selectors_are_skipped_alone() {
+    let html = "<style>a:hover, .x::before, .y{display:none}</style><a href=/>link</a><p class=x>xx</p><p class=y>SECRET</p>";
+    shows(html, "link");
+    shows(html, "xx");
+    hides(html, "SECRET");
+    // Structural pseudo-classes widen the match (hide more).
+    hides(
+        "<style>li:nth-child(2){display:none}</style><ul><li>SECRET</li></ul>",
+        "SECRET",
+    );
+}
+
+#[test]
+fn rules_on_html_and_body_apply() {
+    hides(
+        "<style>body .q{display:none}</style><p class=q>SECRET</p>",
+        "SECRET",
+    );
+    hides(
+        "<style>html > body > .q{display:none}</style><p class=q>SECRET</p>",
+        "SECRET",
+    );
+    assert_eq!(t("<body hidden><p>SECRET</p></body>"), "");
+    assert_eq!(t("<html style=display:none><p>SECRET</p>"), "");
+}
+
+#[test]
+fn script_double_escape_attack() {
+    hides(
+        "<script><!--<script></script>INJECTION--></script><p>after</p>",
+        "INJECTION",
+    );
+    shows(
+        "<script><!--<script></script>INJECTION--></script><p>after</p>",
+        "after",
+    );
+    hides("<script><!--</script>x<p>shown</p>", "<!--");
+    shows("<script><!--</script>x<p>shown</p>", "shown");
+}
+
+#[test]
+fn scope_boundary_end_tag_is_ignored() {
+    hides("<div hidden><table><tr><td></div>SECRET", "SECRET");
+    hides("<div hidden><object></div>SECRET</object>", "SECRET");
+    hides("<span hidden>a<div>b</span>SECRET</div>", "SECRET");
+    shows("<div hidden>x</div>visible", "visible");
+}
+
+#[test]
+fn formatting_elements_are_reopened() {
+    hides("<p><b hidden>x</p>SECRET", "SECRET");
+    hides("<p><b style=display:none>x<p>SECRET", "SECRET");
+    shows("<p><b hidden>x</b></p>visible", "visible");
+}
+
+#[test]
+fn comment_variants() {
+    assert_eq!(t("a<!-->b"), "ab");
+    assert_eq!(t("a<!--->b"), "ab");
+    assert_eq!(t("a<!-- SECRET --!>b"), "ab");
+    assert_eq!(t("a<!-- SECRET -- -->b"), "ab");
+    assert_eq!(t("a<? SECRET >b</1 SECRET>c<!SECRET>d"), "abcd");
+    assert_eq!(t("<!DOCTYPE html><p>x</p>"), "x");
+}
+
+#[test]
+fn unterminated_comment_hides_the_rest() {
+    assert_eq!(t("<p>shown</p><!-- SECRET <p>more SECRET</p>"), "shown");
+}
+
+#[test]
+fn raw_text_end_tags() {
+    hides("<script>x</script >SECRET</script>", "x");
+    shows("<script>x</script >shown", "shown");
+    hides("<style>p{}</styles>SECRET</style>", "SECRET");
+    hides("<script>a</scriptx>SECRET</script>", "SECRET");
+    shows("<SCRIPT>x</ScRiPt>shown", "shown");
+    hides("<STYLE>SECRET</STYLE><P>ok", "SECRET");
+    assert_eq!(
+        t("<textarea><b>&lt;</textarea-x></textarea>"),
+        "<b><</textarea-x>"
+    );
+    hides("<title>SECRET</title><p>x", "SECRET");
+    hides("<noscript><p>SECRET</p></noscript>", "SECRET");
+    hides("<iframe><p>SECRET</p></iframe>", "SECRET");
+}
+
+#[test]
+fn uppercase_tags_and_attributes() {
+    hides("<DIV HIDDEN>SECRET</DIV>", "SECRET");
+    hides("<P STYLE='DISPLAY:NONE'>SECRET</P>", "SECRET");
+    hides("<SCRIPT>SECRET</SCRIPT>", "SECRET");
+}
+
+#[test]
+fn duplicate_attributes_first_wins() {
+    hides(
+        "<p style='display:none' style='display:block'>SECRET</p>",
+        "SECRET",
+    );
+    shows(
+        "<p style='display:block' style='display:none'>shown</p>",
+        "shown",
+    );
+}
+
+#[test]
+fn plaintext_eats_everything() {
+    let out = t("<p>a</p><plaintext><script>x</script></plaintext>");
+    assert!(out.contains("<script>x</script></plaintext>"), "{out}");
+}
+
+#[test]
+fn entities_in_text() {
+    assert_eq!(
+        t("<p>&amp; &notit; &not &#x41; &#128; &foo; &lt;b&gt;</p>"),
+        "& ¬it; ¬ A € &foo; <b>"
+    );
+    assert_eq!(t("<p>&#0;</p>"), "\u{FFFD}");
+    assert_eq!(t("<p>a\0b</p>"), "a\u{FFFD}b");
+}
+
+#[test]
+fn invisible_characters_are_stripped() {
+    assert_eq!(t("<p>zero&#8203;width\u{202E}x\u{FEFF}</p>"), "zerowidthx");
+}
+
+#[test]
+fn headings_and_paragraphs() {
+    assert_eq!(
+        t("<h1>Title</h1><p>One\n  two</p><p>Three</p><h3>Sub</h3>"),
+        "# Title\n\nOne two\n\nThree\n\n### Sub"
+    );
+    assert_eq!(t("<p>a<br>b</p>"), "a\nb");
+    assert_eq!(t("<p>a</p><hr><p>b</p>"), "a\n\n---\n\nb");
+}
+
+#[test]
+fn lists() {
+    assert_eq!(t("<ul><li>a<li>b</ul>"), "- a\n- b");
+    assert_eq!(t("<ol start=3><li>a</li><li>b</li></ol>"), "3. a\n4. b");
+    assert_eq!(
+        t("<ul><li>a<ul><li>b<li>c</ul></li><li>d</ul>"),
+        "- a\n  - b\n  - c\n- d"
+    );
+}
+
+#[test]
+fn tables() {
+    assert_eq!(
+        t("<table><tr><th>H1<th>H2<tr><td>a</td><td>b</td></tr></table>"),
+        "H1 | H2\na | b"
+    );
+}
+
+#[test]
+fn links_and_images() {
+    assert_eq!(
+        t("<p>see <a href=\"https://e.test/x\">the docs</a> now</p>"),
+        "see [the docs](https://e.test/x) now"
+    );
+    assert_eq!(t("<a href=\"/rel\">r</a>"), "[r](/rel)");
+    assert_eq!(t("<a href=\"javascript:alert(1)\">js</a>"), "js");
+    assert_eq!(t("<a href=\"java\nscript:x\">js</a>"), "js");
+    assert_eq!(t("<a href=\"data:text/html,x\">d</a>"), "d");
+    assert_eq!(t("<img src=x alt=\"A cat\"><img src=y alt=\"\">"), "A cat");
+    assert_eq!(t("<a href=/x><img alt=Logo></a>"), "[Logo](/x)");
+}
+
+#[test]
+fn pre_keeps_whitespace() {
+    assert_eq!(
+        t("<p>x</p><pre>\n  a  b\n    c</pre><p>y</p>"),
+        "x\n\n  a  b\n    c\n\ny"
+    );
+}
+
+#[test]
+fn blockquote() {
+    assert_eq!(
+        t("<p>x</p><blockquote><p>q1</p><p>q2</p></blockquote>"),
+        "x\n\n> q1\n\n> q2"
+    );
+}
+
+#[test]
+fn implied_end_tags() {
+    assert_eq!(t("<p>a<div>b</div>"), "a\n\nb");
+    hides("<p hidden>a<div>SHOWN</div>", "a");
+    shows("<p hidden>a<div>shown</div>", "shown");
+    shows("<ul><li hidden>x<li>shown</ul>", "shown");
+    hides("<ul><li hidden>x<div><li>SECRET</div></ul>", "x");
+    hides("<dl><dt hidden>x<dd>y</dl>", "x");
+    shows("<dl><dt hidden>x<dd>y</dl>", "y");
+    shows("<table><tr><td hidden>x<td>shown</table>", "shown");
+    shows("<table><tr hidden><td>x<tr><td>shown</table>", "shown");
+}
+
+#[test]
+fn foreign_content() {
+    hides("<svg><![CDATA[</svg>]]>SECRET</svg>", "SECRET");
+    shows("<svg><title>t</title><style>x</style></svg>after", "after");
+    shows("<math><mi>x</mi></math>", "x");
+}
+
+#[test]
+fn title_rules() {
+    use crate::fetch::title_of_for_tests as title;
+    assert_eq!(
+        title("<title>A &amp;\n B</title>").as_deref(),
+        Some("A & B")
+    );
+    assert_eq!(
+        title("<title><b>x</b></title>").as_deref(),
+        Some("<b>x</b>")
+    );
+    assert_eq!(title("<svg><title>no</title></svg>"), None);
+    assert_eq!(
+        title(&format!("<title>{}</title>", "x".repeat(400))).map(|t| t.len()),
+        Some(300)
+    );
+}
+
+/// A tiny deterministic generator (xorshift) for the soup test.
+fn rng(seed: &mut u64) -> u64 {
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    *seed
+}
+
+#[test]
+fn random_soup_never_panics() {
+    let pieces: &[&str] = &[
+        "<",
+        ">",
+        "/",
+        "!",
+        "-",
+        "--",
+        "<!--",
+        "-->",
+        "<script>",
+        "</script>",
+        "<style>",
+        "</style",
+        "<div",
+        " hidden",
+        "=",
+        "\"",
+        "'",
+        "&",
+        "&amp",
+        ";",
+        "#x",
+        "<svg>",
+        "<![CDATA[",
+        "]]>",
+        "<table>",
+        "<td>",
+        "</div>",
+        "<b>",
+        "</p>",
+        "<p>",
+        "é",
+        "日本",
+        "\0",
+        "\r",
+        "<plaintext>",
+        "<li>",
+        "<a href=x>",
+        "</a>",
+        "<title>",
+        "{",
+        "}",
+        ".a",
+        "<template>",
+        "</template>",
+        "<select>",
+        "<math>",
+        "<mi>",
+        "<pre>",
+        "\n",
+    ];
+    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+    for _ in 0..400 {
+        let mut s = String::new();
+        let len = (rng(&mut seed) % 200) as usize;
+        for _ in 0..len {
+            let r = rng(&mut seed);
+            if r.is_multiple_of(7) {
+                let b = (r >> 8) as u8;
+                s.push_str(&String::from_utf8_lossy(&[b]));
+            } else {
+                s.push_str(pieces[(r >> 3) as usize % pieces.len()]);
+            }
+        }
+        let _ = t(&s);
+    }
+}
+
+#[test]
+fn deep_nesting_finishes_and_still_hides() {
+    let start = std::time::Instant::now();
+    let deep = "<div>".repeat(100_000) + "text" + &"</div>".repeat(100_000);
+    assert_eq!(t(&deep), "text");
+    let deep_hidden = "<div>".repeat(600) + "<span hidden>x</span>SECRET" + "</div>";
+    hides(&deep_hidden, "SECRET");
+    let deep_script = "<b>".repeat(600) + "<script>SECRET</script>";
+    hides(&deep_script, "SECRET");
+    let many_ends = "<div>".repeat(500) + &"</span>".repeat(100_000);
+    let _ = t(&many_ends);
+    assert!(start.elapsed() < std::time::Duration::from_secs(20));
+}
