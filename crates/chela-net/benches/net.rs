@@ -1,5 +1,5 @@
 //! chela-net costs: a full checked request over loopback (policy, leak scan, two audit records,
-//! HTTP/1.1 round trip), the address classifier, and HTML-to-text for a 100 KB page.
+//! HTTP/1.1 round trip), the address classifier, and HTML-to-text for a 100 KB and a 4 MB page.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -98,6 +98,23 @@ fn benches(c: &mut Criterion) {
     }
     page.push_str("</body></html>");
     g.bench_function("html_to_text_100KB", |b| b.iter(|| html_to_text(&page)));
+    // The largest page web_fetch reads (FETCH_MAX_BYTES): mixed blocks, lists, tables and
+    // page CSS rules to match.
+    let mut big = String::from(
+        "<html><head><title>t</title><style>.h{display:none} .nav .ad{opacity:0} \
+         div > .x{visibility:hidden} @media (max-width:1px){ .m{display:none} }</style></head><body>",
+    );
+    while big.len() < 4 * 1024 * 1024 {
+        big.push_str(
+            "<div class=nav><h2>Section &amp; title</h2><p>Some <a href=\"/x\">linked</a> text \
+             with <b>bold</b> words&nbsp;and &#x41;.</p><ul><li>one<li>two <i class=ad>ad</i></ul>\
+             <table><tr><td>a<td>b</tr></table><div hidden>secret</div><span class=m>m</span>\
+             <!-- comment --><script>var s = '<p>';</script></div>\n",
+        );
+    }
+    big.push_str("</body></html>");
+    g.sample_size(10);
+    g.bench_function("html_to_text_4MB", |b| b.iter(|| html_to_text(&big)));
     g.finish();
 }
 

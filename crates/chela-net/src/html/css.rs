@@ -29,6 +29,11 @@ pub struct Compound {
     pub ids: Vec<String>,
     pub classes: Vec<String>,
     pub attrs: Vec<(String, AttrOp)>,
+    /// `:not(a, b)` with simple arguments: none may match.
+    pub nots: Vec<Compound>,
+    /// `:is(..)`/`:where(..)`: one compound of each group must match (the subject compound
+    /// of a complex argument stands for it, which widens the match).
+    pub alts: Vec<Vec<Compound>>,
 }
 
 /// How a compound relates to the next one.
@@ -63,6 +68,12 @@ impl Compound {
             return false;
         }
         if !self.classes.iter().all(|c| e.classes.contains(c)) {
+            return false;
+        }
+        if self.nots.iter().any(|n| n.matches(e)) {
+            return false;
+        }
+        if !self.alts.iter().all(|g| g.iter().any(|c| c.matches(e))) {
             return false;
         }
         self.attrs.iter().all(|(name, op)| {
@@ -377,9 +388,6 @@ fn ident(cs: &[char], i: &mut usize) -> String {
 
 /// Structural/logical pseudo-classes: dropping them widens the match (hides more).
 const WIDEN: &[&str] = &[
-    "not",
-    "is",
-    "where",
     "has",
     "nth-child",
     "nth-last-child",
@@ -391,7 +399,6 @@ const WIDEN: &[&str] = &[
     "first-of-type",
     "last-of-type",
     "only-of-type",
-    "empty",
     "root",
     "lang",
     "dir",
@@ -401,8 +408,28 @@ const WIDEN: &[&str] = &[
     "scope",
 ];
 
+/// Deepest nesting of `:is`/`:where`/`:not` read; deeper ones are dropped (widening).
+const MAX_NESTING: usize = 4;
+
 /// Parses one complex selector; `None` when it uses something not understood.
 pub fn parse_selector(s: &str) -> Option<Selector> {
+    parse_nested(s, 0)
+}
+
+/// Parses the argument list of `:is()`-like pseudo-classes into the subject compounds of
+/// the arguments that parse (forgiving, like browsers), each with "is a single compound".
+fn parse_args(args: &str, depth: usize) -> Vec<(Compound, bool)> {
+    split_list(args)
+        .iter()
+        .filter_map(|a| parse_nested(a, depth + 1))
+        .filter_map(|mut sel| {
+            let simple = sel.parts.len() == 1;
+            sel.parts.pop().map(|(c, _)| (c, simple))
+        })
+        .collect()
+}
+
+fn parse_nested(s: &str, depth: usize) -> Option<Selector> {
     let cs: Vec<char> = s.chars().collect();
     let mut i = 0;
     let mut parts: Vec<(Compound, Option<char>)> = Vec::new();
@@ -522,24 +549,46 @@ pub fn parse_selector(s: &str) -> Option<Selector> {
                     return None;
                 }
                 let name = ident(&cs, &mut i).to_ascii_lowercase();
-                if !WIDEN.contains(&name.as_str()) {
+                let logical = matches!(
+                    name.as_str(),
+                    "is" | "where" | "matches" | "-webkit-any" | "-moz-any" | "not"
+                );
+                if !logical && !WIDEN.contains(&name.as_str()) {
                     return None;
                 }
+                let mut args = String::new();
                 if cs.get(i) == Some(&'(') {
-                    let mut depth = 0;
+                    let mut level = 0;
                     while i < cs.len() {
                         match cs[i] {
-                            '(' => depth += 1,
+                            '(' => level += 1,
                             ')' => {
-                                depth -= 1;
-                                if depth == 0 {
+                                level -= 1;
+                                if level == 0 {
                                     i += 1;
                                     break;
                                 }
                             }
                             _ => {}
                         }
+                        if level > 1 || (level == 1 && cs[i] != '(') {
+                            args.push(cs[i]);
+                        }
                         i += 1;
+                    }
+                }
+                if logical && depth < MAX_NESTING {
+                    let parsed = parse_args(&args, depth);
+                    if name == "not" {
+                        // Only simple arguments are evaluated; others are dropped (widening).
+                        cur.nots.extend(
+                            parsed
+                                .into_iter()
+                                .filter(|(_, simple)| *simple)
+                                .map(|(c, _)| c),
+                        );
+                    } else {
+                        cur.alts.push(parsed.into_iter().map(|(c, _)| c).collect());
                     }
                 }
             }

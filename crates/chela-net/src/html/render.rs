@@ -229,7 +229,7 @@ impl Out {
             self.at_line_start = false;
             self.pending_space = false;
         }
-        if space && self.pending_space && !self.at_line_start {
+        if space && self.pending_space && !self.at_line_start && !self.s.ends_with(' ') {
             self.s.push(' ');
         }
         self.pending_space = false;
@@ -556,6 +556,11 @@ pub fn render(p: &Parsed) -> String {
                 }
             }
         }
+    }
+    if let Some((href, true)) = out.link.take() {
+        out.s.push_str("](");
+        out.s.push_str(&href);
+        out.s.push(')');
     }
     finish(&out.s)
 }

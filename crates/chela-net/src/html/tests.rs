@@ -136,6 +136,28 @@ fn unparsable_selectors_are_skipped_alone() {
     shows(html, "link");
     shows(html, "xx");
     hides(html, "SECRET");
+    // `:not` with simple arguments is evaluated; `:is`/`:where` take their arguments.
+    let html = "<style>.c:not(.show){display:none} :where(.w1, .w2 span){display:none}</style>
+        <div class=c>SECRET1</div><div class='c show'>open</div><p class=w2>kept</p>
+        <div class=w1>SECRET2</div><p>plain</p>";
+    hides(html, "SECRET1");
+    hides(html, "SECRET2");
+    shows(html, "open");
+    shows(html, "plain");
+    // Widening: the subject of a complex argument stands for it.
+    hides(
+        "<style>:is(.x .y){opacity:0}</style><p class=y>SECRET</p>",
+        "SECRET",
+    );
+    hides(
+        "<style>:is(:is(:is(:is(:is(:is(.d)))))){display:none}</style><p class=d>SECRET</p>",
+        "SECRET",
+    );
+    // An empty element has nothing to hide: `:empty` rules are skipped.
+    shows(
+        "<style>div:empty{display:none}</style><div>full</div>",
+        "full",
+    );
     // Structural pseudo-classes widen the match (hide more).
     hides(
         "<style>li:nth-child(2){display:none}</style><ul><li>SECRET</li></ul>",
@@ -441,6 +463,12 @@ fn deep_nesting_finishes_and_still_hides() {
     hides(&deep_hidden, "SECRET");
     let deep_script = "<b>".repeat(600) + "<script>SECRET</script>";
     hides(&deep_script, "SECRET");
+    // Closing tags of elements past the cap must not close the real (hidden) ancestors.
+    let past_cap =
+        "<div hidden>".to_string() + &"<div>".repeat(600) + &"</div>".repeat(600) + "SECRET";
+    hides(&past_cap, "SECRET");
+    let past_cap_p = "<div hidden>".to_string() + &"<span>".repeat(600) + "<p>" + "SECRET";
+    hides(&past_cap_p, "SECRET");
     let many_ends = "<div>".repeat(500) + &"</span>".repeat(100_000);
     let _ = t(&many_ends);
     assert!(start.elapsed() < std::time::Duration::from_secs(20));

@@ -81,6 +81,8 @@ pub struct Parsed {
 
 struct Node {
     el: Rc<El>,
+    /// In the spec's "special" category (HTML list or an integration point).
+    special: bool,
 }
 
 const VOID: &[&str] = &[
@@ -345,6 +347,10 @@ fn is_integration_point(el: &El) -> bool {
 
 struct Builder {
     stack: Vec<Node>,
+    /// Names of elements opened past [`MAX_DEPTH`], innermost last. While any is open,
+    /// nothing on the real stack is closed (closing early could reveal hidden content).
+    phantoms: Vec<String>,
+    phantom_count: HashMap<String, usize>,
     pos: HashMap<String, Vec<usize>>,
     bounds: Vec<usize>,
     bounds_tbl: Vec<usize>,
@@ -386,28 +392,35 @@ impl Builder {
                 self.bounds_tbl.push(k);
             }
         }
+        let special = if el.ns == Ns::Html {
+            SPECIAL.contains(&el.name.as_str())
+        } else {
+            is_integration_point(&el)
+        };
+        if special {
+            self.specials.push(k);
+        }
         if el.ns == Ns::Html {
             self.pos.entry(el.name.clone()).or_default().push(k);
-            if SPECIAL.contains(&el.name.as_str()) {
-                self.specials.push(k);
-            }
             if matches!(
                 el.name.as_str(),
                 "applet" | "object" | "marquee" | "template" | "td" | "th" | "caption"
             ) {
                 self.formatting.push(None);
             }
-        } else if is_integration_point(&el) {
-            self.specials.push(k);
         }
         el.open.set(true);
         self.events.push(Ev::Open(el.clone()));
-        self.stack.push(Node { el });
+        self.stack.push(Node { el, special });
     }
 
-    fn pop(&mut self) {
+    /// Pops the current node; refused (false) while phantom elements are open.
+    fn pop(&mut self) -> bool {
+        if !self.phantoms.is_empty() {
+            return false;
+        }
         let Some(node) = self.stack.pop() else {
-            return;
+            return false;
         };
         let k = self.stack.len();
         for v in [&mut self.bounds, &mut self.bounds_tbl, &mut self.specials] {
@@ -434,13 +447,23 @@ impl Builder {
             }
         }
         self.events.push(Ev::Close);
+        true
     }
 
     /// Pops elements until the one at stack index `k` has been popped.
     fn pop_to(&mut self, k: usize) {
         while self.stack.len() > k {
-            self.pop();
+            if !self.pop() {
+                return;
+            }
         }
+    }
+
+    /// An element that does not fit on the stack.
+    fn overflow(&mut self, el: Rc<El>) {
+        *self.phantom_count.entry(el.name.clone()).or_default() += 1;
+        self.phantoms.push(el.name.clone());
+        self.events.push(Ev::Overflow(el));
     }
 
     fn on_stack(&self, el: &Rc<El>) -> bool {
@@ -541,14 +564,13 @@ impl Builder {
     /// address, div, p) is in between.
     fn close_list_item(&mut self, names: &[&str]) {
         for k in (0..self.stack.len()).rev().take(64) {
-            let el = &self.stack[k].el;
+            let node = &self.stack[k];
+            let el = &node.el;
             if el.ns == Ns::Html && names.contains(&el.name.as_str()) {
                 self.pop_to(k);
                 return;
             }
-            let special = el.ns == Ns::Html && SPECIAL.contains(&el.name.as_str())
-                || is_integration_point(el);
-            if special && !matches!(el.name.as_str(), "address" | "div" | "p") {
+            if node.special && !matches!(el.name.as_str(), "address" | "div" | "p") {
                 return;
             }
         }
@@ -627,14 +649,16 @@ impl Builder {
                 if self_closing {
                     self.events.push(Ev::Void(el));
                 } else if self.stack.len() >= MAX_DEPTH {
-                    self.events.push(Ev::Overflow(el));
+                    self.overflow(el);
                 } else {
                     self.push(el);
                 }
                 return;
             }
             while self.in_foreign() {
-                self.pop();
+                if !self.pop() {
+                    break;
+                }
             }
         }
         match n {
@@ -724,7 +748,7 @@ impl Builder {
             if self_closing {
                 self.events.push(Ev::Void(el));
             } else if self.stack.len() >= MAX_DEPTH {
-                self.events.push(Ev::Overflow(el));
+                self.overflow(el);
             } else {
                 self.push(el);
             }
@@ -736,7 +760,7 @@ impl Builder {
         }
         let name = el.name.clone();
         if self.stack.len() >= MAX_DEPTH {
-            self.events.push(Ev::Overflow(el));
+            self.overflow(el);
         } else {
             if FORMATTING.contains(&name.as_str()) {
                 self.add_formatting(el.clone());
@@ -769,6 +793,20 @@ impl Builder {
         self.capture = None;
         self.skip_lf = false;
         let n = name.as_str();
+        if !self.phantoms.is_empty() {
+            // Only phantoms can be closed until they are all gone.
+            if self.phantom_count.get(n).is_some_and(|c| *c > 0) {
+                while let Some(p) = self.phantoms.pop() {
+                    if let Some(c) = self.phantom_count.get_mut(&p) {
+                        *c -= 1;
+                    }
+                    if p == n {
+                        break;
+                    }
+                }
+            }
+            return;
+        }
         if self.top().is_some_and(|e| e.ns != Ns::Html) {
             let mut reached_html = false;
             for k in (0..self.stack.len()).rev().take(64) {
@@ -870,6 +908,8 @@ pub fn parse(html: &str) -> Parsed {
     let mut tok = Tokenizer::new(&input);
     let mut b = Builder {
         stack: Vec::new(),
+        phantoms: Vec::new(),
+        phantom_count: HashMap::new(),
         pos: HashMap::new(),
         bounds: Vec::new(),
         bounds_tbl: Vec::new(),
