@@ -172,6 +172,11 @@ pub fn declarations_hide(decls: &str) -> bool {
             .collect::<String>()
             .to_ascii_lowercase();
         s.contains("content-visibility:hidden")
+            || s.split(';').any(|decl| {
+                decl.strip_prefix("opacity:")
+                    .and_then(|v| v.trim_end_matches("!important").strip_suffix('%'))
+                    .is_some_and(|v| v.parse::<f32>().is_ok_and(|o| o <= 1.0))
+            })
     }
 }
 
@@ -221,16 +226,19 @@ enum Frame {
     Skip,
 }
 
-const GROUPS: &[&str] = &[
-    "media",
-    "supports",
-    "layer",
-    "container",
-    "scope",
-    "document",
-    "-moz-document",
-    "starting-style",
-];
+fn is_groups(n: &str) -> bool {
+    matches!(
+        n,
+        "media"
+            | "supports"
+            | "layer"
+            | "container"
+            | "scope"
+            | "document"
+            | "-moz-document"
+            | "starting-style"
+    )
+}
 
 /// Collects the selectors of every rule in `sheet` whose declarations hide. Returns `Err`
 /// when the sheet asks for more than [`MAX_SELECTORS`].
@@ -278,7 +286,7 @@ pub fn hiding_selectors(sheet: &str, out: &mut Vec<Selector>) -> Result<(), ()> 
                                 .take_while(|c| c.is_alphanumeric() || *c == '-')
                                 .collect::<String>()
                                 .to_ascii_lowercase();
-                            if GROUPS.contains(&name.as_str()) {
+                            if is_groups(name.as_str()) {
                                 match parent {
                                     Frame::Rule { sels, .. } => Frame::Rule {
                                         sels: sels.clone(),
@@ -387,26 +395,29 @@ fn ident(cs: &[char], i: &mut usize) -> String {
 }
 
 /// Structural/logical pseudo-classes: dropping them widens the match (hides more).
-const WIDEN: &[&str] = &[
-    "has",
-    "nth-child",
-    "nth-last-child",
-    "nth-of-type",
-    "nth-last-of-type",
-    "first-child",
-    "last-child",
-    "only-child",
-    "first-of-type",
-    "last-of-type",
-    "only-of-type",
-    "root",
-    "lang",
-    "dir",
-    "defined",
-    "link",
-    "any-link",
-    "scope",
-];
+fn is_widen(n: &str) -> bool {
+    matches!(
+        n,
+        "has"
+            | "nth-child"
+            | "nth-last-child"
+            | "nth-of-type"
+            | "nth-last-of-type"
+            | "first-child"
+            | "last-child"
+            | "only-child"
+            | "first-of-type"
+            | "last-of-type"
+            | "only-of-type"
+            | "root"
+            | "lang"
+            | "dir"
+            | "defined"
+            | "link"
+            | "any-link"
+            | "scope"
+    )
+}
 
 /// Deepest nesting of `:is`/`:where`/`:not` read; deeper ones are dropped (widening).
 const MAX_NESTING: usize = 4;
@@ -553,7 +564,7 @@ fn parse_nested(s: &str, depth: usize) -> Option<Selector> {
                     name.as_str(),
                     "is" | "where" | "matches" | "-webkit-any" | "-moz-any" | "not"
                 );
-                if !logical && !WIDEN.contains(&name.as_str()) {
+                if !logical && !is_widen(name.as_str()) {
                     return None;
                 }
                 let mut args = String::new();

@@ -8,12 +8,41 @@ use super::css::{self, Comb, ElemView, Selector};
 use super::tree::{El, Ev, Ns, Parsed};
 
 /// Elements never shown, with everything inside them.
-const HIDDEN_TAGS: &[&str] = &[
-    "script", "style", "noscript", "template", "iframe", "object", "embed", "head", "svg",
-    "canvas", "select", "button", "title", "datalist", "noembed", "noframes", "rp", "area", "base",
-    "link", "meta", "param", "frameset", "frame", "source", "track", "audio", "video", "map",
-    "applet",
-];
+fn is_hidden_tags(n: &str) -> bool {
+    matches!(
+        n,
+        "script"
+            | "style"
+            | "noscript"
+            | "template"
+            | "iframe"
+            | "object"
+            | "embed"
+            | "head"
+            | "svg"
+            | "canvas"
+            | "select"
+            | "button"
+            | "title"
+            | "datalist"
+            | "noembed"
+            | "noframes"
+            | "rp"
+            | "area"
+            | "base"
+            | "link"
+            | "meta"
+            | "param"
+            | "frameset"
+            | "frame"
+            | "source"
+            | "track"
+            | "audio"
+            | "video"
+            | "map"
+            | "applet"
+    )
+}
 
 /// Work allowed for style matching, in selector-part checks; beyond it the rest of the page
 /// is dropped (fail closed).
@@ -119,6 +148,16 @@ impl Css {
         Some(hidden)
     }
 
+    /// Turns the child-combinator states recorded from `from` on into descendant states.
+    fn promote_children(&mut self, from: usize) {
+        let moved: Vec<State> = self.child.drain(from.min(self.child.len())..).collect();
+        for st in moved {
+            if self.active.insert(st) {
+                self.desc.push(st);
+            }
+        }
+    }
+
     fn truncate(&mut self, desc_len: usize, child_len: usize) {
         while self.desc.len() > desc_len {
             if let Some(s) = self.desc.pop() {
@@ -143,7 +182,7 @@ fn view(el: &El) -> ElemView<'_> {
 
 /// Hidden by its tag or attributes (not style sheets).
 fn hidden_by_markup(el: &El) -> bool {
-    if el.ns == Ns::Html && HIDDEN_TAGS.contains(&el.name.as_str()) || el.name == "svg" {
+    if el.ns == Ns::Html && is_hidden_tags(el.name.as_str()) || el.name == "svg" {
         return true;
     }
     if el.name == "dialog" && el.attr("open").is_none() {
@@ -544,7 +583,13 @@ pub fn render(p: &Parsed) -> String {
                         None => break,
                     }
                 }
-                css.truncate(desc_len, child_start);
+                if matches!(e, Ev::Overflow(_)) {
+                    // What follows may be inside it: keep its states (child ones widened to
+                    // descendant ones) until the current element closes.
+                    css.promote_children(child_start);
+                } else {
+                    css.truncate(desc_len, child_start);
+                }
                 if matches!(e, Ev::Overflow(_)) {
                     if hidden {
                         if let Some(f) = stack.last_mut() {

@@ -61,6 +61,8 @@ fn inline_style_hiding() {
         "display&colon;none",
         "display:/**/none",
         "display:n\\6f ne",
+        "opacity: 0%",
+        "content-visibility: hidden",
     ] {
         hides(
             &format!("<p style=\"{style}\">SECRET</p><p>x</p>"),
@@ -469,6 +471,11 @@ fn deep_nesting_finishes_and_still_hides() {
     hides(&past_cap, "SECRET");
     let past_cap_p = "<div hidden>".to_string() + &"<span>".repeat(600) + "<p>" + "SECRET";
     hides(&past_cap_p, "SECRET");
+    // Page CSS still applies below an ancestor that did not fit on the stack.
+    let css_past_cap = "<style>.outer > .inner{display:none}</style>".to_string()
+        + &"<div>".repeat(600)
+        + "<div class=outer><p class=inner>SECRET</p></div>";
+    hides(&css_past_cap, "SECRET");
     let many_ends = "<div>".repeat(500) + &"</span>".repeat(100_000);
     let _ = t(&many_ends);
     assert!(start.elapsed() < std::time::Duration::from_secs(20));

@@ -85,241 +85,303 @@ struct Node {
     special: bool,
 }
 
-const VOID: &[&str] = &[
-    "area", "base", "basefont", "bgsound", "br", "col", "embed", "frame", "hr", "img", "input",
-    "keygen", "link", "meta", "param", "source", "track", "wbr",
-];
+fn is_void(n: &str) -> bool {
+    matches!(
+        n,
+        "area"
+            | "base"
+            | "basefont"
+            | "bgsound"
+            | "br"
+            | "col"
+            | "embed"
+            | "frame"
+            | "hr"
+            | "img"
+            | "input"
+            | "keygen"
+            | "link"
+            | "meta"
+            | "param"
+            | "source"
+            | "track"
+            | "wbr"
+    )
+}
 
-const SPECIAL: &[&str] = &[
-    "address",
-    "applet",
-    "area",
-    "article",
-    "aside",
-    "base",
-    "basefont",
-    "bgsound",
-    "blockquote",
-    "body",
-    "br",
-    "button",
-    "caption",
-    "center",
-    "col",
-    "colgroup",
-    "dd",
-    "details",
-    "dir",
-    "div",
-    "dl",
-    "dt",
-    "embed",
-    "fieldset",
-    "figcaption",
-    "figure",
-    "footer",
-    "form",
-    "frame",
-    "frameset",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "head",
-    "header",
-    "hgroup",
-    "hr",
-    "html",
-    "iframe",
-    "img",
-    "input",
-    "keygen",
-    "li",
-    "link",
-    "listing",
-    "main",
-    "marquee",
-    "menu",
-    "meta",
-    "nav",
-    "noembed",
-    "noframes",
-    "noscript",
-    "object",
-    "ol",
-    "p",
-    "param",
-    "plaintext",
-    "pre",
-    "script",
-    "search",
-    "section",
-    "select",
-    "source",
-    "style",
-    "summary",
-    "table",
-    "tbody",
-    "td",
-    "template",
-    "textarea",
-    "tfoot",
-    "th",
-    "thead",
-    "title",
-    "tr",
-    "track",
-    "ul",
-    "wbr",
-    "xmp",
-];
+fn is_special(n: &str) -> bool {
+    matches!(
+        n,
+        "address"
+            | "applet"
+            | "area"
+            | "article"
+            | "aside"
+            | "base"
+            | "basefont"
+            | "bgsound"
+            | "blockquote"
+            | "body"
+            | "br"
+            | "button"
+            | "caption"
+            | "center"
+            | "col"
+            | "colgroup"
+            | "dd"
+            | "details"
+            | "dir"
+            | "div"
+            | "dl"
+            | "dt"
+            | "embed"
+            | "fieldset"
+            | "figcaption"
+            | "figure"
+            | "footer"
+            | "form"
+            | "frame"
+            | "frameset"
+            | "h1"
+            | "h2"
+            | "h3"
+            | "h4"
+            | "h5"
+            | "h6"
+            | "head"
+            | "header"
+            | "hgroup"
+            | "hr"
+            | "html"
+            | "iframe"
+            | "img"
+            | "input"
+            | "keygen"
+            | "li"
+            | "link"
+            | "listing"
+            | "main"
+            | "marquee"
+            | "menu"
+            | "meta"
+            | "nav"
+            | "noembed"
+            | "noframes"
+            | "noscript"
+            | "object"
+            | "ol"
+            | "p"
+            | "param"
+            | "plaintext"
+            | "pre"
+            | "script"
+            | "search"
+            | "section"
+            | "select"
+            | "source"
+            | "style"
+            | "summary"
+            | "table"
+            | "tbody"
+            | "td"
+            | "template"
+            | "textarea"
+            | "tfoot"
+            | "th"
+            | "thead"
+            | "title"
+            | "tr"
+            | "track"
+            | "ul"
+            | "wbr"
+            | "xmp"
+    )
+}
 
-const FORMATTING: &[&str] = &[
-    "a", "b", "big", "code", "em", "font", "i", "nobr", "s", "small", "strike", "strong", "tt", "u",
-];
+fn is_formatting(n: &str) -> bool {
+    matches!(
+        n,
+        "a" | "b"
+            | "big"
+            | "code"
+            | "em"
+            | "font"
+            | "i"
+            | "nobr"
+            | "s"
+            | "small"
+            | "strike"
+            | "strong"
+            | "tt"
+            | "u"
+    )
+}
 
 /// Start tags that close an open `p` (in button scope).
-const CLOSES_P: &[&str] = &[
-    "address",
-    "article",
-    "aside",
-    "blockquote",
-    "center",
-    "details",
-    "dialog",
-    "dir",
-    "div",
-    "dl",
-    "fieldset",
-    "figcaption",
-    "figure",
-    "footer",
-    "header",
-    "hgroup",
-    "main",
-    "menu",
-    "nav",
-    "ol",
-    "p",
-    "search",
-    "section",
-    "summary",
-    "ul",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "pre",
-    "listing",
-    "form",
-    "plaintext",
-    "hr",
-    "xmp",
-    "li",
-    "dd",
-    "dt",
-];
+fn is_closes_p(n: &str) -> bool {
+    matches!(
+        n,
+        "address"
+            | "article"
+            | "aside"
+            | "blockquote"
+            | "center"
+            | "details"
+            | "dialog"
+            | "dir"
+            | "div"
+            | "dl"
+            | "fieldset"
+            | "figcaption"
+            | "figure"
+            | "footer"
+            | "header"
+            | "hgroup"
+            | "main"
+            | "menu"
+            | "nav"
+            | "ol"
+            | "p"
+            | "search"
+            | "section"
+            | "summary"
+            | "ul"
+            | "h1"
+            | "h2"
+            | "h3"
+            | "h4"
+            | "h5"
+            | "h6"
+            | "pre"
+            | "listing"
+            | "form"
+            | "plaintext"
+            | "hr"
+            | "xmp"
+            | "li"
+            | "dd"
+            | "dt"
+    )
+}
 
 /// End tags handled with "has an element in scope".
-const SCOPED_END: &[&str] = &[
-    "address",
-    "article",
-    "aside",
-    "blockquote",
-    "button",
-    "center",
-    "details",
-    "dialog",
-    "dir",
-    "div",
-    "dl",
-    "fieldset",
-    "figcaption",
-    "figure",
-    "footer",
-    "header",
-    "hgroup",
-    "listing",
-    "main",
-    "menu",
-    "nav",
-    "ol",
-    "pre",
-    "search",
-    "section",
-    "summary",
-    "ul",
-    "form",
-    "applet",
-    "marquee",
-    "object",
-    "dd",
-    "dt",
-    "td",
-    "th",
-];
+fn is_scoped_end(n: &str) -> bool {
+    matches!(
+        n,
+        "address"
+            | "article"
+            | "aside"
+            | "blockquote"
+            | "button"
+            | "center"
+            | "details"
+            | "dialog"
+            | "dir"
+            | "div"
+            | "dl"
+            | "fieldset"
+            | "figcaption"
+            | "figure"
+            | "footer"
+            | "header"
+            | "hgroup"
+            | "listing"
+            | "main"
+            | "menu"
+            | "nav"
+            | "ol"
+            | "pre"
+            | "search"
+            | "section"
+            | "summary"
+            | "ul"
+            | "form"
+            | "applet"
+            | "marquee"
+            | "object"
+            | "dd"
+            | "dt"
+            | "td"
+            | "th"
+    )
+}
 
-const HEADINGS: &[&str] = &["h1", "h2", "h3", "h4", "h5", "h6"];
+fn is_headings(n: &str) -> bool {
+    matches!(n, "h1" | "h2" | "h3" | "h4" | "h5" | "h6")
+}
 
-const BREAKOUT: &[&str] = &[
-    "b",
-    "big",
-    "blockquote",
-    "body",
-    "br",
-    "center",
-    "code",
-    "dd",
-    "div",
-    "dl",
-    "dt",
-    "em",
-    "embed",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "head",
-    "hr",
-    "i",
-    "img",
-    "li",
-    "listing",
-    "menu",
-    "meta",
-    "nobr",
-    "ol",
-    "p",
-    "pre",
-    "ruby",
-    "s",
-    "small",
-    "span",
-    "strong",
-    "strike",
-    "sub",
-    "sup",
-    "table",
-    "tt",
-    "u",
-    "ul",
-    "var",
-];
+fn is_breakout(n: &str) -> bool {
+    matches!(
+        n,
+        "b" | "big"
+            | "blockquote"
+            | "body"
+            | "br"
+            | "center"
+            | "code"
+            | "dd"
+            | "div"
+            | "dl"
+            | "dt"
+            | "em"
+            | "embed"
+            | "h1"
+            | "h2"
+            | "h3"
+            | "h4"
+            | "h5"
+            | "h6"
+            | "head"
+            | "hr"
+            | "i"
+            | "img"
+            | "li"
+            | "listing"
+            | "menu"
+            | "meta"
+            | "nobr"
+            | "ol"
+            | "p"
+            | "pre"
+            | "ruby"
+            | "s"
+            | "small"
+            | "span"
+            | "strong"
+            | "strike"
+            | "sub"
+            | "sup"
+            | "table"
+            | "tt"
+            | "u"
+            | "ul"
+            | "var"
+    )
+}
 
-const IN_HEAD: &[&str] = &[
-    "base", "basefont", "bgsound", "link", "meta", "title", "noscript", "noframes", "style",
-    "script", "template",
-];
+fn is_in_head(n: &str) -> bool {
+    matches!(
+        n,
+        "base"
+            | "basefont"
+            | "bgsound"
+            | "link"
+            | "meta"
+            | "title"
+            | "noscript"
+            | "noframes"
+            | "style"
+            | "script"
+            | "template"
+    )
+}
 
-const TABLE_PARTS: &[&str] = &[
-    "caption", "col", "colgroup", "tbody", "td", "tfoot", "th", "thead", "tr",
-];
+fn is_table_parts(n: &str) -> bool {
+    matches!(
+        n,
+        "caption" | "col" | "colgroup" | "tbody" | "td" | "tfoot" | "th" | "thead" | "tr"
+    )
+}
 
 fn is_boundary(ns: Ns, name: &str) -> bool {
     match ns {
@@ -393,7 +455,7 @@ impl Builder {
             }
         }
         let special = if el.ns == Ns::Html {
-            SPECIAL.contains(&el.name.as_str())
+            is_special(el.name.as_str())
         } else {
             is_integration_point(&el)
         };
@@ -544,10 +606,10 @@ impl Builder {
         }
     }
 
-    /// Closes the nearest element named in `names` when it is in scope (no boundary above it
+    /// Closes the nearest element named in `names` (space-separated) when it is in scope (no boundary above it
     /// in `bounds`, the element itself may be one).
-    fn close_nearest(&mut self, names: &[&str], table: bool) {
-        let Some(t) = names.iter().filter_map(|n| self.last_pos(n)).max() else {
+    fn close_nearest(&mut self, names: &str, table: bool) {
+        let Some(t) = names.split(' ').filter_map(|n| self.last_pos(n)).max() else {
             return;
         };
         let b = if table {
@@ -562,11 +624,11 @@ impl Builder {
 
     /// `li`/`dd`/`dt` start: close an open item unless a special element (other than
     /// address, div, p) is in between.
-    fn close_list_item(&mut self, names: &[&str]) {
+    fn close_list_item(&mut self, names: &str) {
         for k in (0..self.stack.len()).rev().take(64) {
             let node = &self.stack[k];
             let el = &node.el;
-            if el.ns == Ns::Html && names.contains(&el.name.as_str()) {
+            if el.ns == Ns::Html && names.split(' ').any(|x| x == el.name) {
                 self.pop_to(k);
                 return;
             }
@@ -633,7 +695,7 @@ impl Builder {
         self.skip_lf = false;
         let n = name.as_str();
         if self.in_foreign() {
-            let breakout = BREAKOUT.contains(&n)
+            let breakout = is_breakout(n)
                 || (n == "font"
                     && attrs
                         .iter()
@@ -682,35 +744,33 @@ impl Builder {
         if self
             .top()
             .is_some_and(|e| e.name == "head" && e.ns == Ns::Html)
-            && !IN_HEAD.contains(&n)
+            && !is_in_head(n)
         {
             self.pop();
         }
-        if !IN_HEAD.contains(&n) {
+        if !is_in_head(n) {
             self.head_state = 2;
         }
-        if TABLE_PARTS.contains(&n) && self.last_pos("table").is_none() {
+        if is_table_parts(n) && self.last_pos("table").is_none() {
             return;
         }
-        if CLOSES_P.contains(&n) {
+        if is_closes_p(n) {
             self.close_p_in_button_scope();
         }
         match n {
             "h1" | "h2" | "h3" | "h4" | "h5" | "h6"
-                if self
-                    .top()
-                    .is_some_and(|e| HEADINGS.contains(&e.name.as_str())) =>
+                if self.top().is_some_and(|e| is_headings(e.name.as_str())) =>
             {
                 self.pop();
             }
-            "li" => self.close_list_item(&["li"]),
-            "dd" | "dt" => self.close_list_item(&["dd", "dt"]),
+            "li" => self.close_list_item("li"),
+            "dd" | "dt" => self.close_list_item("dd dt"),
             "option" | "optgroup" if self.top().is_some_and(|e| e.name == "option") => {
                 self.pop();
             }
-            "td" | "th" => self.close_nearest(&["td", "th"], false),
-            "tr" => self.close_nearest(&["tr"], true),
-            "tbody" | "thead" | "tfoot" => self.close_nearest(&["tbody", "thead", "tfoot"], true),
+            "td" | "th" => self.close_nearest("td th", false),
+            "tr" => self.close_nearest("tr", true),
+            "tbody" | "thead" | "tfoot" => self.close_nearest("tbody thead tfoot", true),
             "a" => {
                 let open_a = self
                     .formatting
@@ -731,7 +791,7 @@ impl Builder {
             }
             _ => {}
         }
-        if !CLOSES_P.contains(&n) && !TABLE_PARTS.contains(&n) && !matches!(n, "table" | "head") {
+        if !is_closes_p(n) && !is_table_parts(n) && !matches!(n, "table" | "head") {
             self.reconstruct();
             if self.dead {
                 return;
@@ -754,7 +814,7 @@ impl Builder {
             }
             return;
         }
-        if VOID.contains(&el.name.as_str()) {
+        if is_void(el.name.as_str()) {
             self.events.push(Ev::Void(el));
             return;
         }
@@ -762,7 +822,7 @@ impl Builder {
         if self.stack.len() >= MAX_DEPTH {
             self.overflow(el);
         } else {
-            if FORMATTING.contains(&name.as_str()) {
+            if is_formatting(name.as_str()) {
                 self.add_formatting(el.clone());
             }
             self.push(el);
@@ -842,7 +902,7 @@ impl Builder {
                 }
             }
             "table" | "tbody" | "thead" | "tfoot" | "tr" | "caption" | "colgroup" => {
-                self.close_nearest(&[n], true)
+                self.close_nearest(n, true)
             }
             "li" => {
                 if let Some(t) = self.last_pos("li") {
@@ -859,8 +919,10 @@ impl Builder {
                     }
                 }
             }
-            "h1" | "h2" | "h3" | "h4" | "h5" | "h6" => self.close_nearest(HEADINGS, false),
-            _ if FORMATTING.contains(&n) => {
+            "h1" | "h2" | "h3" | "h4" | "h5" | "h6" => {
+                self.close_nearest("h1 h2 h3 h4 h5 h6", false)
+            }
+            _ if is_formatting(n) => {
                 let entry = self
                     .formatting
                     .iter()
@@ -886,7 +948,7 @@ impl Builder {
                     _ => self.any_other_end(n),
                 }
             }
-            _ if SCOPED_END.contains(&n) => self.close_nearest(&[n], false),
+            _ if is_scoped_end(n) => self.close_nearest(n, false),
             _ => self.any_other_end(n),
         }
     }
