@@ -185,11 +185,11 @@ fn hidden_by_markup(el: &El) -> bool {
     if el.ns == Ns::Html && is_hidden_tags(el.name.as_str()) || el.name == "svg" {
         return true;
     }
-    if el.name == "dialog" && el.attr("open").is_none() {
+    if el.name == "dialog" && el.attr("open").is_none() || el.is_shadow_host() {
         return true;
     }
     el.attrs.iter().any(|(k, v)| match k.as_str() {
-        "hidden" => true,
+        "hidden" | "popover" => true,
         "aria-hidden" => v.trim().eq_ignore_ascii_case("true"),
         "style" => css::declarations_hide(v),
         "type" => el.name == "input" && v.trim().eq_ignore_ascii_case("hidden"),
@@ -202,6 +202,8 @@ struct Frame {
     hidden: bool,
     /// Set when a hiding element could not be pushed (stack full): the rest is not shown.
     mute: bool,
+    /// A closed `<details>`: only its `summary` shows.
+    details: bool,
     desc_len: usize,
     child: (usize, usize),
     indent: usize,
@@ -521,6 +523,7 @@ pub fn render(p: &Parsed) -> String {
             el,
             hidden,
             mute: false,
+            details: false,
             desc_len,
             child: (child_start, css.child.len()),
             indent: 0,
@@ -538,7 +541,10 @@ pub fn render(p: &Parsed) -> String {
             }
             Ev::Open(el) => {
                 let (desc_len, child_start) = (css.desc.len(), css.child.len());
-                let mut hidden = top_hidden || hidden_by_markup(el);
+                let blocked = stack
+                    .last()
+                    .is_none_or(|f| f.hidden || (f.mute && !(f.details && el.name == "summary")));
+                let mut hidden = blocked || hidden_by_markup(el);
                 if !hidden {
                     let parent = stack.last().map_or((0, 0), |f| f.child);
                     match css.visit(&view(el), parent) {
@@ -550,10 +556,12 @@ pub fn render(p: &Parsed) -> String {
                 if !hidden {
                     open_actions(&mut out, el, &mut indent);
                 }
+                let closed_details = el.name == "details" && el.attr("open").is_none();
                 stack.push(Frame {
                     el: el.clone(),
                     hidden,
-                    mute: false,
+                    mute: closed_details,
+                    details: closed_details,
                     desc_len,
                     child: (child_start, css.child.len()),
                     indent,

@@ -50,6 +50,35 @@ fn hidden_attributes() {
 }
 
 #[test]
+fn popover_details_and_shadow_roots() {
+    hides("<div popover>SECRET</div><p>x</p>", "SECRET");
+    let d = "<details><summary>Question</summary>SECRET answer<p>SECRET too</p></details><p>x</p>";
+    shows(d, "Question");
+    hides(d, "SECRET");
+    shows(
+        "<details open><summary>Q</summary>answer</details>",
+        "answer",
+    );
+    let sh = "<div><template shadowrootmode=open><p>shadow</p></template>SECRET</div><p>after</p>";
+    hides(sh, "SECRET");
+    shows(sh, "after");
+    assert_eq!(t("<template shadowrootmode=open>x</template>SECRET"), "");
+}
+
+#[test]
+fn data_url_style_sheets_apply() {
+    hides(
+        "<link rel=stylesheet href=\"data:text/css,.z%7Bdisplay:none%7D\"><p class=z>SECRET</p>",
+        "SECRET",
+    );
+    hides(
+        "<link rel='alternate StyleSheet' href='data:text/css;base64,LnZ7ZGlzcGxheTpub25lfQ=='>\
+         <p class=v>SECRET</p>",
+        "SECRET",
+    );
+}
+
+#[test]
 fn inline_style_hiding() {
     for style in [
         "display:none",

@@ -28,6 +28,9 @@ pub struct El {
     pub attrs: Vec<(String, String)>,
     /// True while the element is on the stack of open elements.
     open: Cell<bool>,
+    /// Set when a declarative shadow root (`<template shadowrootmode>`) is attached: its
+    /// light-DOM children show only where slotted, so the whole element is treated as hidden.
+    shadow_host: Cell<bool>,
 }
 
 impl El {
@@ -38,7 +41,13 @@ impl El {
             ns,
             attrs,
             open: Cell::new(false),
+            shadow_host: Cell::new(false),
         })
+    }
+
+    /// True when the element hosts a declarative shadow root.
+    pub fn is_shadow_host(&self) -> bool {
+        self.shadow_host.get()
     }
 
     /// Value of attribute `name`.
@@ -814,7 +823,22 @@ impl Builder {
             }
             return;
         }
+        if el.name == "template"
+            && (el.attr("shadowrootmode").is_some() || el.attr("shadowroot").is_some())
+        {
+            match self.stack.last() {
+                Some(host) => host.el.shadow_host.set(true),
+                None => self
+                    .events
+                    .push(Ev::Root(true, vec![("hidden".into(), String::new())])),
+            }
+        }
         if is_void(el.name.as_str()) {
+            if el.name == "link" {
+                if let Some(css) = stylesheet_data_url(&el) {
+                    self.styles.push(css);
+                }
+            }
             self.events.push(Ev::Void(el));
             return;
         }
@@ -962,6 +986,74 @@ impl Builder {
             }
         }
     }
+}
+
+/// The text of a `<link rel=stylesheet href="data:…">` (browsers apply those).
+fn stylesheet_data_url(el: &El) -> Option<String> {
+    let rel = el.attr("rel")?;
+    if !rel
+        .split_ascii_whitespace()
+        .any(|r| r.eq_ignore_ascii_case("stylesheet"))
+    {
+        return None;
+    }
+    let href = el.attr("href")?.trim();
+    let rest = href.get(..5).filter(|p| p.eq_ignore_ascii_case("data:"))?;
+    let (meta, data) = href[rest.len()..].split_once(',')?;
+    let bytes = percent_decode(data);
+    let bytes = if meta.trim_end().to_ascii_lowercase().ends_with(";base64") {
+        base64_decode(&bytes)
+    } else {
+        bytes
+    };
+    Some(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+fn percent_decode(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%' {
+            if let (Some(h), Some(l)) = (
+                b.get(i + 1).and_then(|&c| hex(c)),
+                b.get(i + 2).and_then(|&c| hex(c)),
+            ) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    out
+}
+
+/// Forgiving base64 (whitespace and padding ignored; stops at the first invalid byte).
+fn base64_decode(b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(b.len() / 4 * 3);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for &c in b {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            b'=' | b' ' | b'\t' | b'\n' | b'\x0c' | b'\r' => continue,
+            _ => break,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    out
 }
 
 /// Tokenizes and tracks the tree of `html`.
