@@ -37,7 +37,7 @@ pub struct Compound {
 }
 
 /// How a compound relates to the next one.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Comb {
     Descendant,
     Child,

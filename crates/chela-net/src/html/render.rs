@@ -1,7 +1,7 @@
 //! Replays the parse events: decides what is hidden (tags, attributes, inline style, the
 //! page's style sheets) and writes the rest as light Markdown.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use super::css::{self, Comb, ElemView, Selector};
@@ -48,101 +48,152 @@ fn is_hidden_tags(n: &str) -> bool {
 /// is dropped (fail closed).
 const MATCH_BUDGET: u64 = 100_000_000;
 
-type State = (u32, u16);
+/// Longest line prefix (list indentation, quote marks); deeper nesting is not indented more.
+const MAX_PREFIX: usize = 40;
 
+/// One node of the selector trie: a compound, reached from its parent node through the
+/// parent's combinator. Selectors sharing a prefix share nodes.
+struct Node {
+    comp: css::Compound,
+    /// How this node's matches propagate: `None` ends a selector (the element is hidden).
+    comb: Option<Comb>,
+    /// Next nodes by the index key of their compound.
+    children: HashMap<String, Vec<u32>>,
+}
+
+/// Style matching: the hiding selectors as a trie, and the trie nodes matched by open
+/// elements ("states"). For an element, only the children of live states stored under one
+/// of the element's keys (id, classes, tag, `*`) are examined.
 struct Css {
-    sels: Vec<Selector>,
-    by_id: HashMap<String, Vec<u32>>,
-    by_class: HashMap<String, Vec<u32>>,
-    by_tag: HashMap<String, Vec<u32>>,
-    universal: Vec<u32>,
-    desc: Vec<State>,
-    active: HashSet<State>,
-    child: Vec<State>,
+    nodes: Vec<Node>,
+    /// Live descendant-combinator states, in push order (for truncation).
+    desc: Vec<u32>,
+    active: Vec<bool>,
+    /// Child-combinator states of the open elements (ranges per element).
+    child: Vec<u32>,
     budget: u64,
 }
 
+/// Index key of a compound: its first id, else first class, else tag, else `*`.
+fn key_of(c: &css::Compound) -> String {
+    if let Some(id) = c.ids.first() {
+        format!("#{id}")
+    } else if let Some(cl) = c.classes.first() {
+        format!(".{cl}")
+    } else if let Some(t) = &c.tag {
+        t.clone()
+    } else {
+        "*".to_string()
+    }
+}
+
+/// The keys an element can be found under.
+fn keys_of(e: &ElemView<'_>) -> Vec<String> {
+    let mut k = Vec::with_capacity(e.classes.len() + 3);
+    if let Some(id) = &e.id {
+        k.push(format!("#{id}"));
+    }
+    k.extend(e.classes.iter().map(|c| format!(".{c}")));
+    k.push(e.name.to_string());
+    k.push("*".to_string());
+    k.sort_unstable();
+    k.dedup();
+    k
+}
+
+const ROOT: u32 = 0;
+
 impl Css {
     fn new(sels: Vec<Selector>) -> Css {
-        let mut c = Css {
-            sels: Vec::new(),
-            by_id: HashMap::new(),
-            by_class: HashMap::new(),
-            by_tag: HashMap::new(),
-            universal: Vec::new(),
-            desc: Vec::new(),
-            active: HashSet::new(),
-            child: Vec::new(),
-            budget: MATCH_BUDGET,
-        };
-        for (i, s) in sels.iter().enumerate() {
-            let i = i as u32;
-            let Some((first, _)) = s.parts.first() else {
-                continue;
-            };
-            if let Some(id) = first.ids.first() {
-                c.by_id.entry(id.clone()).or_default().push(i);
-            } else if let Some(cl) = first.classes.first() {
-                c.by_class.entry(cl.clone()).or_default().push(i);
-            } else if let Some(t) = &first.tag {
-                c.by_tag.entry(t.clone()).or_default().push(i);
-            } else {
-                c.universal.push(i);
+        let mut nodes = vec![Node {
+            comp: css::Compound::default(),
+            comb: Some(Comb::Descendant),
+            children: HashMap::new(),
+        }];
+        let mut ids: HashMap<(u32, String, Option<Comb>), u32> = HashMap::new();
+        for sel in sels {
+            let last = sel.parts.len().saturating_sub(1);
+            let mut at = ROOT;
+            for (j, (comp, comb)) in sel.parts.into_iter().enumerate() {
+                let comb = (j < last).then_some(comb);
+                let id_key = (at, format!("{comp:?}"), comb);
+                let next = match ids.get(&id_key) {
+                    Some(&n) => n,
+                    None => {
+                        let n = nodes.len() as u32;
+                        let key = key_of(&comp);
+                        nodes.push(Node {
+                            comp,
+                            comb,
+                            children: HashMap::new(),
+                        });
+                        nodes[at as usize].children.entry(key).or_default().push(n);
+                        ids.insert(id_key, n);
+                        n
+                    }
+                };
+                at = next;
             }
         }
-        c.sels = sels;
-        c
+        let n = nodes.len();
+        Css {
+            nodes,
+            desc: Vec::new(),
+            active: vec![false; n],
+            child: Vec::new(),
+            budget: MATCH_BUDGET,
+        }
+    }
+
+    fn push_desc(&mut self, st: u32) {
+        if let Some(a) = self.active.get_mut(st as usize) {
+            if !*a {
+                *a = true;
+                self.desc.push(st);
+            }
+        }
     }
 
     /// Matches `e` (whose parent's child-combinator states are `parent_child`); records the
     /// states it opens for its descendants and returns whether a hiding rule matches it.
     /// `None` when the work budget is spent.
     fn visit(&mut self, e: &ElemView<'_>, parent_child: (usize, usize)) -> Option<bool> {
-        if self.sels.is_empty() {
+        if self.nodes.len() == 1 {
             return Some(false);
         }
-        let mut matched: Vec<State> = Vec::new();
-        let mut cands: Vec<u32> = Vec::new();
-        if let Some(id) = &e.id {
-            cands.extend(self.by_id.get(id).into_iter().flatten());
+        let keys = keys_of(e);
+        let live: Vec<u32> = std::iter::once(ROOT)
+            .chain(self.desc.iter().copied())
+            .chain(self.child[parent_child.0..parent_child.1].iter().copied())
+            .collect();
+        let lookups = (live.len() as u64).saturating_mul(keys.len() as u64);
+        self.budget = self.budget.checked_sub(lookups)?;
+        let mut matched: Vec<u32> = Vec::new();
+        let mut examined = 0u64;
+        for &st in &live {
+            let children = &self.nodes[st as usize].children;
+            if children.is_empty() {
+                continue;
+            }
+            for key in &keys {
+                if let Some(list) = children.get(key) {
+                    examined += list.len() as u64;
+                    for &m in list {
+                        if self.nodes[m as usize].comp.matches(e) {
+                            matched.push(m);
+                        }
+                    }
+                }
+            }
         }
-        for c in &e.classes {
-            cands.extend(self.by_class.get(c).into_iter().flatten());
-        }
-        cands.extend(self.by_tag.get(e.name).into_iter().flatten());
-        cands.extend(&self.universal);
-        cands.sort_unstable();
-        cands.dedup();
-        let cost = (cands.len() + self.desc.len() + parent_child.1 - parent_child.0 + 1) as u64;
+        let cost = examined.saturating_mul(1 + e.attrs.len() as u64 / 8);
         self.budget = self.budget.checked_sub(cost)?;
-        for s in cands {
-            if self.sels[s as usize].parts[0].0.matches(e) {
-                matched.push((s, 0));
-            }
-        }
-        let live = self
-            .desc
-            .iter()
-            .chain(&self.child[parent_child.0..parent_child.1]);
-        for &(s, i) in live {
-            let parts = &self.sels[s as usize].parts;
-            if let Some((c, _)) = parts.get(i as usize + 1) {
-                if c.matches(e) {
-                    matched.push((s, i + 1));
-                }
-            }
-        }
         let mut hidden = false;
-        for (s, j) in matched {
-            let parts = &self.sels[s as usize].parts;
-            if j as usize + 1 >= parts.len() {
-                hidden = true;
-            } else if parts[j as usize].1 == Comb::Descendant {
-                if self.active.insert((s, j)) {
-                    self.desc.push((s, j));
-                }
-            } else {
-                self.child.push((s, j));
+        for m in matched {
+            match self.nodes[m as usize].comb {
+                None => hidden = true,
+                Some(Comb::Descendant) => self.push_desc(m),
+                Some(Comb::Child) => self.child.push(m),
             }
         }
         Some(hidden)
@@ -150,18 +201,19 @@ impl Css {
 
     /// Turns the child-combinator states recorded from `from` on into descendant states.
     fn promote_children(&mut self, from: usize) {
-        let moved: Vec<State> = self.child.drain(from.min(self.child.len())..).collect();
+        let moved: Vec<u32> = self.child.drain(from.min(self.child.len())..).collect();
         for st in moved {
-            if self.active.insert(st) {
-                self.desc.push(st);
-            }
+            self.push_desc(st);
         }
     }
 
     fn truncate(&mut self, desc_len: usize, child_len: usize) {
         while self.desc.len() > desc_len {
-            if let Some(s) = self.desc.pop() {
-                self.active.remove(&s);
+            let Some(st) = self.desc.pop() else {
+                break;
+            };
+            if let Some(a) = self.active.get_mut(st as usize) {
+                *a = false;
             }
         }
         self.child.truncate(child_len);
@@ -375,14 +427,21 @@ fn open_actions(out: &mut Out, el: &El, indent: &mut usize) {
                 _ => "- ".to_string(),
             };
             out.items += 1;
-            out.prefix.push_str("  ");
-            *indent = 2;
-            out.set_marker(bullet, 2);
+            let cut = if out.prefix.len() < MAX_PREFIX {
+                out.prefix.push_str("  ");
+                *indent = 2;
+                2
+            } else {
+                0
+            };
+            out.set_marker(bullet, cut);
         }
         "blockquote" => {
             out.block(2);
-            out.prefix.push_str("> ");
-            *indent = 2;
+            if out.prefix.len() < MAX_PREFIX {
+                out.prefix.push_str("> ");
+                *indent = 2;
+            }
         }
         "pre" | "listing" | "xmp" | "plaintext" => {
             out.block(2);

@@ -505,6 +505,13 @@ fn deep_nesting_finishes_and_still_hides() {
         + &"<div>".repeat(600)
         + "<div class=outer><p class=inner>SECRET</p></div>";
     hides(&css_past_cap, "SECRET");
+    // Quadratic traps: many attributes, many references in one value, deep lists.
+    let attrs: String = (0..50_000).map(|i| format!(" a{i}=1")).collect();
+    hides(&format!("<p{attrs} hidden>SECRET</p>"), "SECRET");
+    let amps = format!("<p title=\"{}\">ok</p>", "&amp".repeat(200_000));
+    assert_eq!(t(&amps), "ok");
+    let lists = "<ul><li>".repeat(400) + &"x<br>".repeat(10_000);
+    assert!(t(&lists).len() < 1_000_000);
     let many_ends = "<div>".repeat(500) + &"</span>".repeat(100_000);
     let _ = t(&many_ends);
     assert!(start.elapsed() < std::time::Duration::from_secs(20));

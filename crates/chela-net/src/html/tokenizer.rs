@@ -3,6 +3,8 @@
 //! comments, doctype, RCDATA, RAWTEXT, PLAINTEXT, script data with its escaped and
 //! double-escaped states, and CDATA sections in foreign content.
 
+use std::collections::HashSet;
+
 use super::entities;
 
 /// One token.
@@ -416,15 +418,15 @@ impl<'a> Tokenizer<'a> {
     /// attribute mode. Returns the value and the index of the stop byte (or the end).
     fn attr_value(&self, mut p: usize, stop: impl Fn(u8) -> bool) -> (String, usize) {
         let b = self.b();
+        let end = b[p.min(b.len())..]
+            .iter()
+            .position(|&c| stop(c))
+            .map_or(b.len(), |k| p + k);
         let mut v = String::new();
         let mut run = p;
-        while p < b.len() && !stop(b[p]) {
+        while p < end {
             if b[p] == b'&' {
                 v.push_str(&self.s[run..p]);
-                let end = b[p + 1..]
-                    .iter()
-                    .position(|&c| stop(c))
-                    .map_or(b.len(), |k| p + 1 + k);
                 match entities::decode(&b[p + 1..end], true, &mut v) {
                     Some(used) => p += 1 + used,
                     None => {
@@ -452,6 +454,7 @@ impl<'a> Tokenizer<'a> {
         }
         let name = self.s[start..p].to_ascii_lowercase();
         let mut attrs: Vec<(String, String)> = Vec::new();
+        let mut seen: Option<HashSet<String>> = None;
         let mut self_closing = false;
         loop {
             while p < n && is_ws(b[p]) {
@@ -519,7 +522,19 @@ impl<'a> Tokenizer<'a> {
                     }
                 }
             }
-            if !attrs.iter().any(|(k, _)| *k == aname) {
+            // Duplicates: the first wins (a set once the list is long, to stay linear).
+            let dup = if attrs.len() < 16 {
+                attrs.iter().any(|(k, _)| *k == aname)
+            } else {
+                let seen = seen.get_or_insert_with(|| {
+                    attrs
+                        .iter()
+                        .map(|(k, _)| k.clone())
+                        .collect::<HashSet<String>>()
+                });
+                !seen.insert(aname.clone())
+            };
+            if !dup {
                 attrs.push((aname, value));
             }
         }

@@ -537,6 +537,19 @@ impl Builder {
         self.events.push(Ev::Overflow(el));
     }
 
+    /// Stack index of `el`, found through the positions of its name.
+    fn find_open(&self, el: &Rc<El>) -> Option<usize> {
+        if !el.open.get() {
+            return None;
+        }
+        self.pos
+            .get(&el.name)?
+            .iter()
+            .rev()
+            .copied()
+            .find(|&k| self.stack.get(k).is_some_and(|n| Rc::ptr_eq(&n.el, el)))
+    }
+
     fn on_stack(&self, el: &Rc<El>) -> bool {
         el.open.get()
     }
@@ -789,7 +802,7 @@ impl Builder {
                     .find(|e| e.name == "a")
                     .cloned();
                 if let Some(a) = open_a {
-                    if let Some(k) = self.stack.iter().rposition(|n| Rc::ptr_eq(&n.el, &a)) {
+                    if let Some(k) = self.find_open(&a) {
                         if top_of(&self.bounds).is_none_or(|b| b <= k) {
                             self.pop_to(k);
                         }
@@ -957,7 +970,7 @@ impl Builder {
                         let Some(Some(el)) = self.formatting.get(i).cloned() else {
                             return;
                         };
-                        match self.stack.iter().rposition(|x| Rc::ptr_eq(&x.el, &el)) {
+                        match self.find_open(&el) {
                             None => {
                                 self.formatting.remove(i);
                             }
