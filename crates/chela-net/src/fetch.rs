@@ -3,12 +3,17 @@
 //! The result is **untrusted** content (NVDB-5, LLM01): the caller must mark it so and taint the
 //! session. To make hidden prompt injection harder, everything a reader would not see is removed
 //! before conversion: `script`, `style`, `noscript`, `template`, `iframe`, `object`, `embed`,
-//! comments, elements with the `hidden` attribute or `aria-hidden="true"`, elements whose inline
-//! style hides them (`display:none`, `visibility:hidden`, `font-size:0`, `opacity:0`), rules in
-//! the page's own style sheets that hide elements, and invisible formatting characters
-//! (zero-width and bidirectional controls). HTML is converted by our own parser (the `html` module),
-//! which follows the browser's tokenizer and scope rules so that markup tricks cannot make
-//! it show what a browser hides.
+//! `head` (the title is reported apart), `svg`, `canvas`, `select`, `button` and the other
+//! elements browsers never display (`title`, `noembed`, `datalist`, `video`…), comments,
+//! elements with the `hidden` or `popover` attribute or `aria-hidden="true"`,
+//! `<input type=hidden>`, a `dialog` without `open`, the content of a closed `details` (its
+//! `summary` stays), hosts of declarative shadow roots, elements whose inline style hides them
+//! (`display:none`, `visibility:hidden`, `font-size:0`, `opacity:0`,
+//! `content-visibility:hidden`), rules in the page's own style sheets (`<style>`, `data:`
+//! `<link>`s, also inside `@media`/`@supports`) that hide elements, and invisible formatting
+//! characters (zero-width and bidirectional controls). HTML is converted by our own parser
+//! (the `html` module), which follows the browser's tokenizer and scope rules so that markup
+//! tricks cannot make it show what a browser hides; where it simplifies, it hides more.
 
 use std::time::Duration;
 

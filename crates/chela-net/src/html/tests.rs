@@ -237,6 +237,11 @@ fn formatting_elements_are_reopened() {
     hides("<p><b hidden>x</p>SECRET", "SECRET");
     hides("<p><b style=display:none>x<p>SECRET", "SECRET");
     shows("<p><b hidden>x</b></p>visible", "visible");
+    // Adoption agency with a furthest block: the block stays open in browsers.
+    hides("<b><div hidden>x</b>SECRET", "SECRET");
+    hides("<a href=/1><div hidden>x<a href=/2>SECRET", "SECRET");
+    hides("<i><p style=display:none>x</i>SECRET</p>", "SECRET");
+    assert_eq!(t("<p><b>bold</b> after</p>"), "bold after");
 }
 
 #[test]

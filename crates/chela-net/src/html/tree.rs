@@ -723,11 +723,8 @@ impl Builder {
                         .iter()
                         .any(|(k, _)| matches!(k.as_str(), "color" | "face" | "size")));
             if !breakout {
-                let ns = match n {
-                    "svg" => Ns::Svg,
-                    "math" => Ns::Math,
-                    _ => self.top().map_or(Ns::Svg, |e| e.ns),
-                };
+                // Inside foreign content the namespace is the current node's, whatever the name.
+                let ns = self.top().map_or(Ns::Svg, |e| e.ns);
                 self.capture = (name == "style").then_some("style");
                 let el = El::new(name, ns, attrs);
                 if self_closing {
@@ -803,7 +800,7 @@ impl Builder {
                     .cloned();
                 if let Some(a) = open_a {
                     if let Some(k) = self.find_open(&a) {
-                        if top_of(&self.bounds).is_none_or(|b| b <= k) {
+                        if self.simple_adoption(k) {
                             self.pop_to(k);
                         }
                     }
@@ -975,7 +972,7 @@ impl Builder {
                                 self.formatting.remove(i);
                             }
                             Some(k) => {
-                                if top_of(&self.bounds).is_none_or(|b| b <= k) {
+                                if self.simple_adoption(k) {
                                     self.pop_to(k);
                                     self.formatting.remove(i);
                                 }
@@ -988,6 +985,15 @@ impl Builder {
             _ if is_scoped_end(n) => self.close_nearest(n, false),
             _ => self.any_other_end(n),
         }
+    }
+
+    /// The adoption agency case we reproduce exactly: the formatting element at `k` is in
+    /// scope and no special element (a "furthest block") is above it, so browsers just pop to
+    /// it. With a furthest block, browsers keep that block (and special elements above it)
+    /// open under the formatting element's parent; we then close nothing, which keeps every
+    /// hiding ancestor in force (hides more, never less).
+    fn simple_adoption(&self, k: usize) -> bool {
+        top_of(&self.bounds).is_none_or(|b| b <= k) && top_of(&self.specials).is_none_or(|s| s < k)
     }
 
     /// "Any other end tag": the nearest element of that name, unless a special element is
