@@ -4,6 +4,8 @@
 //! cannot read errs on the side of hiding (sibling combinators and structural pseudo-classes
 //! are widened) or, for the one selector, is ignored (dynamic pseudo-classes, pseudo-elements).
 
+use std::collections::HashMap;
+
 use crate::fetch::hidden_by_style;
 
 /// Most selectors kept; a page asking for more is refused (fail closed).
@@ -162,10 +164,113 @@ fn unescape(s: &str) -> String {
     out
 }
 
+/// Values given to custom properties anywhere in the page (`--name` → values, lower-case,
+/// without spaces). Used to widen `var()`: a property hides if any value could hide it.
+pub type Vars = HashMap<String, Vec<String>>;
+
+const MAX_VAR_NAMES: usize = 10_000;
+const MAX_VAR_VALUES: usize = 32;
+
+/// Records the custom property declarations found in `text` (a sheet or a `style` value).
+pub fn collect_vars(text: &str, vars: &mut Vars) {
+    if !text.contains("--") {
+        return;
+    }
+    let d = unescape(&strip_comments(text));
+    let b = d.as_bytes();
+    let mut i = 0;
+    while let Some(k) = d.get(i..).and_then(|r| r.find("--")) {
+        let at = i + k;
+        i = at + 2;
+        if at > 0
+            && !matches!(
+                b[at - 1],
+                b'{' | b';' | b' ' | b'\t' | b'\n' | b'\x0c' | b'"' | b'\''
+            )
+        {
+            continue;
+        }
+        let name_end = d[at..]
+            .find(|c: char| !(c.is_alphanumeric() || c == '-' || c == '_'))
+            .map_or(d.len(), |e| at + e);
+        let rest = d[name_end..].trim_start();
+        let Some(rest) = rest.strip_prefix(':') else {
+            continue;
+        };
+        let val_end = rest.find([';', '}', '!']).unwrap_or(rest.len());
+        let value: String = rest[..val_end]
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        let name = d[at..name_end].to_string();
+        if vars.len() >= MAX_VAR_NAMES && !vars.contains_key(&name) {
+            continue;
+        }
+        let values = vars.entry(name).or_default();
+        if values.len() < MAX_VAR_VALUES && !values.contains(&value) {
+            values.push(value);
+        }
+    }
+}
+
 /// True when a declaration block (inline `style` or a rule body) hides its element.
+#[cfg(test)]
 pub fn declarations_hide(decls: &str) -> bool {
+    declarations_hide_with(decls, &Vars::new())
+}
+
+/// [`declarations_hide`] with `var()` references replaced by every value the page gives the
+/// custom property (or the fallback): hidden if any of them hides.
+pub fn declarations_hide_with(decls: &str, vars: &Vars) -> bool {
     let d = unescape(&strip_comments(decls));
-    hidden_by_style(&d) || {
+    if hides_normalized(&d) {
+        return true;
+    }
+    if !d.contains("var(") {
+        return false;
+    }
+    d.split(';').any(|decl| {
+        let Some((prop, val)) = decl.split_once(':') else {
+            return false;
+        };
+        let prop = prop.trim().to_ascii_lowercase();
+        if prop.starts_with("--") || !val.contains("var(") {
+            return false;
+        }
+        var_candidates(val, vars)
+            .iter()
+            .any(|c| hides_normalized(&format!("{prop}:{c}")))
+    })
+}
+
+/// Possible values of every `var(--x[, fallback])` in `val` (at most a few hundred).
+fn var_candidates(val: &str, vars: &Vars) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = val;
+    while let Some(k) = rest.find("var(") {
+        let inner = &rest[k + 4..];
+        let end = inner.find(')').unwrap_or(inner.len());
+        let (name, fallback) = match inner[..end].split_once(',') {
+            Some((n, f)) => (n.trim(), Some(f.trim())),
+            None => (inner[..end].trim(), None),
+        };
+        if let Some(vs) = vars.get(name) {
+            out.extend(vs.iter().cloned());
+        }
+        if let Some(f) = fallback {
+            out.push(f.to_ascii_lowercase());
+        }
+        if out.len() > 256 {
+            break;
+        }
+        rest = &inner[end.min(inner.len())..];
+    }
+    out
+}
+
+fn hides_normalized(d: &str) -> bool {
+    hidden_by_style(d) || {
         let s: String = d
             .chars()
             .filter(|c| !c.is_whitespace())
@@ -242,7 +347,7 @@ fn is_groups(n: &str) -> bool {
 
 /// Collects the selectors of every rule in `sheet` whose declarations hide. Returns `Err`
 /// when the sheet asks for more than [`MAX_SELECTORS`].
-pub fn hiding_selectors(sheet: &str, out: &mut Vec<Selector>) -> Result<(), ()> {
+pub fn hiding_selectors(sheet: &str, vars: &Vars, out: &mut Vec<Selector>) -> Result<(), ()> {
     let sheet = strip_comments(sheet);
     let b = sheet.as_bytes();
     let mut stack = vec![Frame::Group];
@@ -250,7 +355,7 @@ pub fn hiding_selectors(sheet: &str, out: &mut Vec<Selector>) -> Result<(), ()> 
     let mut i = 0;
     let finish = |f: Frame, out: &mut Vec<Selector>| -> Result<(), ()> {
         if let Frame::Rule { sels, decls } = f {
-            if declarations_hide(&decls) {
+            if declarations_hide_with(&decls, vars) {
                 for s in sels {
                     if let Some(sel) = parse_selector(&s) {
                         if out.len() >= MAX_SELECTORS {
@@ -644,7 +749,7 @@ mod tests {
 
     fn sels(css: &str) -> Vec<Selector> {
         let mut v = Vec::new();
-        hiding_selectors(css, &mut v).unwrap();
+        hiding_selectors(css, &Vars::new(), &mut v).unwrap();
         v
     }
 
@@ -676,5 +781,11 @@ mod tests {
             vec![("data-x".to_string(), AttrOp::Eq("1".into()))]
         );
         assert!(declarations_hide("display:/* x */none"));
+        let mut vars = Vars::new();
+        collect_vars(":root{--shown: block; --h : NONE ;} .x{--o:0}", &mut vars);
+        assert!(declarations_hide_with("display: var(--h)", &vars));
+        assert!(declarations_hide_with("opacity: var(--o)", &vars));
+        assert!(declarations_hide_with("display: var(--unset, none)", &vars));
+        assert!(!declarations_hide_with("display: var(--shown)", &vars));
     }
 }

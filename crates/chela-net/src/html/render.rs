@@ -233,7 +233,7 @@ fn view(el: &El) -> ElemView<'_> {
 }
 
 /// Hidden by its tag or attributes (not style sheets).
-fn hidden_by_markup(el: &El) -> bool {
+fn hidden_by_markup(el: &El, vars: &css::Vars) -> bool {
     if el.ns == Ns::Html && is_hidden_tags(el.name.as_str()) || el.name == "svg" {
         return true;
     }
@@ -243,7 +243,7 @@ fn hidden_by_markup(el: &El) -> bool {
     el.attrs.iter().any(|(k, v)| match k.as_str() {
         "hidden" | "popover" => true,
         "aria-hidden" => v.trim().eq_ignore_ascii_case("true"),
-        "style" => css::declarations_hide(v),
+        "style" => css::declarations_hide_with(v, vars),
         "type" => el.name == "input" && v.trim().eq_ignore_ascii_case("hidden"),
         _ => false,
     })
@@ -532,9 +532,21 @@ fn void_actions(out: &mut Out, el: &El) {
 
 /// Renders parsed HTML as text with hidden content removed.
 pub fn render(p: &Parsed) -> String {
+    // Custom properties from every sheet and inline style, for `var()`.
+    let mut vars = css::Vars::new();
+    for sheet in &p.styles {
+        css::collect_vars(sheet, &mut vars);
+    }
+    for e in &p.events {
+        if let Ev::Open(el) | Ev::Void(el) | Ev::Overflow(el) = e {
+            if let Some(st) = el.attr("style") {
+                css::collect_vars(st, &mut vars);
+            }
+        }
+    }
     let mut sels = Vec::new();
     for sheet in &p.styles {
-        if css::hiding_selectors(sheet, &mut sels).is_err() {
+        if css::hiding_selectors(sheet, &vars, &mut sels).is_err() {
             return String::new();
         }
     }
@@ -577,7 +589,7 @@ pub fn render(p: &Parsed) -> String {
         let Some(by_css) = css.visit(&view(&el), child) else {
             return String::new();
         };
-        let hidden = parent_hidden || by_css || hidden_by_markup(&el);
+        let hidden = parent_hidden || by_css || hidden_by_markup(&el, &vars);
         stack.push(Frame {
             el,
             hidden,
@@ -603,7 +615,7 @@ pub fn render(p: &Parsed) -> String {
                 let blocked = stack
                     .last()
                     .is_none_or(|f| f.hidden || (f.mute && !(f.details && el.name == "summary")));
-                let mut hidden = blocked || hidden_by_markup(el);
+                let mut hidden = blocked || hidden_by_markup(el, &vars);
                 if !hidden {
                     let parent = stack.last().map_or((0, 0), |f| f.child);
                     match css.visit(&view(el), parent) {
@@ -642,7 +654,7 @@ pub fn render(p: &Parsed) -> String {
                     continue;
                 }
                 let (desc_len, child_start) = (css.desc.len(), css.child.len());
-                let mut hidden = hidden_by_markup(el);
+                let mut hidden = hidden_by_markup(el, &vars);
                 if !hidden {
                     let parent = stack.last().map_or((0, 0), |f| f.child);
                     match css.visit(&view(el), parent) {

@@ -134,6 +134,22 @@ fn style_sheet_rules() {
 }
 
 #[test]
+fn custom_properties_are_widened() {
+    hides(
+        "<style>:root{--h:none}</style><p style='display:var(--h)'>SECRET</p><p>ok</p>",
+        "SECRET",
+    );
+    hides(
+        "<div style='--v:hidden'><style>.q{visibility:var(--v)}</style><p class=q>SECRET</p></div>",
+        "SECRET",
+    );
+    shows(
+        "<style>:root{--d:block}</style><p style='display:var(--d)'>fine</p>",
+        "fine",
+    );
+}
+
+#[test]
 fn style_sheet_after_the_element() {
     hides(
         "<p class=late>SECRET</p><p>ok</p><style>.late{display:none}</style>",
