@@ -27,9 +27,13 @@ pub enum AttrOp {
 /// One compound selector (all conditions on one element).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Compound {
+    /// Type selector (lower-case).
     pub tag: Option<String>,
+    /// `#id`s (lower-case).
     pub ids: Vec<String>,
+    /// `.class`es (lower-case).
     pub classes: Vec<String>,
+    /// Attribute selectors.
     pub attrs: Vec<(String, AttrOp)>,
     /// `:not(a, b)` with simple arguments: none may match.
     pub nots: Vec<Compound>,
@@ -48,14 +52,19 @@ pub enum Comb {
 /// A complex selector, left to right; `parts[i].1` links part `i` to part `i + 1`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Selector {
+    /// Compounds with the combinator to the next one.
     pub parts: Vec<(Compound, Comb)>,
 }
 
 /// Element data a compound is matched against (classes and id lower-cased).
 pub struct ElemView<'a> {
+    /// Tag name.
     pub name: &'a str,
+    /// `id` attribute.
     pub id: Option<String>,
+    /// Classes (lower-case).
     pub classes: Vec<String>,
+    /// All attributes.
     pub attrs: &'a [(String, String)],
 }
 

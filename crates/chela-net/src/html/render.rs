@@ -314,7 +314,11 @@ impl Out {
                 self.newline();
             }
             let keep = self.s.len().saturating_sub(self.marker_cut);
-            if self.at_line_start && self.s.ends_with(&self.prefix) {
+            if self.at_line_start
+                && self.s.ends_with(&self.prefix)
+                && self.prefix.len() >= self.marker_cut
+                && self.s.is_char_boundary(keep)
+            {
                 self.s.truncate(keep);
             }
             let m = std::mem::take(&mut self.marker);

@@ -23,8 +23,11 @@ pub enum Ns {
 /// An element as the renderer sees it.
 #[derive(Debug, PartialEq, Eq)]
 pub struct El {
+    /// Lower-case tag name.
     pub name: String,
+    /// Namespace.
     pub ns: Ns,
+    /// Attributes, first of each name.
     pub attrs: Vec<(String, String)>,
     /// True while the element is on the stack of open elements.
     open: Cell<bool>,
@@ -81,6 +84,7 @@ pub enum Ev {
 
 /// Parse result.
 pub struct Parsed {
+    /// Events in document order.
     pub events: Vec<Ev>,
     /// Text of every `<style>` element.
     pub styles: Vec<String>,
