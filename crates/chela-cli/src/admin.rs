@@ -13,8 +13,7 @@ use crate::session::exit_err;
 /// `chela sandbox …`
 #[derive(Subcommand)]
 pub enum SandboxCmd {
-    /// Run any program in the same sandbox the `exec` tool uses. Exits with the program's
-    /// status, 124 on timeout, 4 when the sandbox cannot be set up.
+    #[command(about = SANDBOX_RUN_ABOUT)]
     Run(SandboxRunArgs),
     /// Show what the kernel offers and what Chela will enforce.
     Check {
@@ -23,6 +22,10 @@ pub enum SandboxCmd {
         json: bool,
     },
 }
+
+/// What `chela sandbox run` does, for its help (shared by both parsers, see `main.rs`).
+pub const SANDBOX_RUN_ABOUT: &str = "Run any program in the same sandbox the `exec` tool uses. \
+Exits with the program's status, 124 on timeout, 4 when the sandbox cannot be set up.";
 
 /// Arguments of `chela sandbox run`.
 #[derive(Args)]

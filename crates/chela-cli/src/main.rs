@@ -1,17 +1,20 @@
 //! `chela`: a secure-by-construction AI agent.
 //!
 //! This binary only parses arguments and wires the crates together; every effect happens in its
-//! owning crate (DESIGN.md).
+//! owning crate (DESIGN.md). It starts without the Rust runtime's own start-up (see `start`).
+
+// In test builds the harness provides `main`.
+#![cfg_attr(not(test), no_main)]
 
 mod admin;
 mod approve;
 mod chat;
 mod home;
 mod session;
+mod start;
 mod uid;
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -147,17 +150,56 @@ enum SessionsCmd {
     },
 }
 
-fn main() -> ExitCode {
+/// The C entry point: see `start` for why the Rust runtime's start-up is skipped.
+#[cfg(not(test))]
+#[no_mangle]
+pub extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
+    start::run(chela_main)
+}
+
+/// Test builds: the harness provides the entry point. An ordinary `main` keeps the program
+/// reachable for the compiler's dead-code analysis.
+#[cfg(test)]
+fn main() {
+    start::run(chela_main);
+}
+
+/// `chela sandbox run` alone, for [`parse_args`].
+#[derive(Parser)]
+#[command(name = "chela", bin_name = "chela sandbox run", about = admin::SANDBOX_RUN_ABOUT)]
+struct SandboxRunCli {
+    #[command(flatten)]
+    args: admin::SandboxRunArgs,
+}
+
+/// Parses the command line. `chela sandbox run` wraps other programs, so it is parsed on its
+/// own, with the same argument definitions, instead of building the whole command tree first;
+/// everything else goes through [`Cli`].
+fn parse_args() -> Cli {
+    let mut args = std::env::args_os();
+    let argv0 = args.next().unwrap_or_else(|| "chela".into());
+    let rest: Vec<std::ffi::OsString> = args.collect();
+    if rest.len() >= 2 && rest[0] == "sandbox" && rest[1] == "run" {
+        let run = SandboxRunCli::parse_from(std::iter::once(argv0).chain(rest.into_iter().skip(2)));
+        return Cli {
+            command: Command::Sandbox(admin::SandboxCmd::Run(run.args)),
+        };
+    }
+    Cli::parse_from(std::iter::once(argv0).chain(rest))
+}
+
+/// The whole program; returns the exit status.
+fn chela_main() -> u8 {
     // CN-A3: refuse root before touching anything. `--help`/`--version` are answered by clap
     // without side effects, so parse first and check before dispatching any command.
-    let cli = Cli::parse();
+    let cli = parse_args();
     // `chela assess` may run as root: an administrator auditing the host. It then reports CN-A3
     // as failed. Anything that changes state (`--fix`, `attest`, `baseline`) is still refused.
     let read_only_assess =
         matches!(&cli.command, Command::Assess(a) if !a.fix && a.command.is_none());
     if uid::effective_uid() == 0 && !read_only_assess {
         eprintln!("{}", uid::ROOT_REFUSAL);
-        return ExitCode::from(exit::UNSAFE_ENV as u8);
+        return exit::UNSAFE_ENV as u8;
     }
     let code = match dispatch(cli) {
         Ok(code) => code,
@@ -172,7 +214,7 @@ fn main() -> ExitCode {
             }
         },
     };
-    ExitCode::from(code.clamp(0, 255) as u8)
+    code.clamp(0, 255) as u8
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {

@@ -118,6 +118,8 @@ fn root_is_refused_with_cn_a3() {
         vec!["init", "--non-interactive"],
         vec!["sessions", "list"],
         vec!["config", "check"],
+        // parsed on its own fast path (main.rs `parse_args`): still refused
+        vec!["sandbox", "run", "--", "/bin/true"],
     ] {
         let out = std::process::Command::new(bin())
             .args(&args)
@@ -154,6 +156,71 @@ fn help_is_for_newcomers() {
     for word in ["init", "run", "chat", "sessions", "Getting started"] {
         assert!(text.contains(word), "--help lacks {word}: {text}");
     }
+}
+
+/// `chela sandbox run` is parsed apart from the rest of the command tree (start-up speed); its
+/// help and errors must be what the full parser gives.
+#[test]
+fn sandbox_run_help_and_errors_match_the_full_parser() {
+    let run = |args: &[&str]| {
+        std::process::Command::new(bin())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let help = run(&["sandbox", "run", "--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    let text = stdout(&help);
+    for want in [
+        "Run any program in the same sandbox",
+        "Usage: chela sandbox run [OPTIONS] <CMD>...",
+        "--workspace <WORKSPACE>",
+        "--timeout <TIMEOUT>",
+        "--allow-domain <DOMAIN>",
+    ] {
+        assert!(
+            text.contains(want),
+            "`sandbox run --help` lacks {want:?}: {text}"
+        );
+    }
+    // The same text reached through the full tree (`help` subcommand form).
+    let full = run(&["sandbox", "help", "run"]);
+    assert!(
+        stdout(&full).contains("Run any program in the same sandbox"),
+        "{}",
+        stdout(&full)
+    );
+    let listed = run(&["sandbox", "--help"]);
+    assert!(stdout(&listed).contains("run"), "{}", stdout(&listed));
+    // A missing program is a usage error (exit 2) naming what is missing.
+    let missing = run(&["sandbox", "run"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).contains("<CMD>"), "{}", stderr(&missing));
+    let bad = run(&["sandbox", "run", "--timeout", "soon", "--", "/bin/true"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("--timeout"), "{}", stderr(&bad));
+}
+
+/// chela starts without the Rust runtime's start-up (`start.rs`) and must still ignore SIGPIPE:
+/// writing to a reader that has gone away is an error chela handles, not a silent death.
+#[test]
+fn start_up_ignores_sigpipe() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::os::unix::process::ExitStatusExt;
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe(2) returns.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    // SAFETY: both descriptors were just created and are owned here.
+    let (read_end, write_end) =
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    drop(read_end); // nobody will ever read: the first write fails with EPIPE
+    let status = std::process::Command::new(bin())
+        .arg("--help")
+        .stdout(std::process::Stdio::from(write_end))
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert_ne!(status.signal(), Some(libc::SIGPIPE), "{status:?}");
 }
 
 #[test]

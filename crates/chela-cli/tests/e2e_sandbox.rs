@@ -52,6 +52,36 @@ fn sandbox_run_passes_the_exit_status_and_times_out_with_124() {
     assert_ne!(stdout(&out).trim(), "0", "never uid 0 inside");
 }
 
+/// chela starts without the Rust runtime's start-up (`start.rs`). A caller that closed chela's
+/// stdout must still get /dev/null there, never a descriptor chela opened itself (its helper
+/// socket, its request memfd), which the program would otherwise inherit as its stdout.
+#[test]
+fn closed_stdout_is_reopened_on_dev_null() {
+    use std::os::unix::process::CommandExt;
+    let s = Setup::new(Protocol::OpenAi, vec![]);
+    let ws = s.workspace();
+    let mut cmd = s.cmd();
+    // `cp -P` copies the /proc magic link itself: no shell redirection touches fd 1.
+    cmd.args(["sandbox", "run", "--workspace"]).arg(&ws).args([
+        "--",
+        "cp",
+        "-P",
+        "/proc/self/fd/1",
+        "stdout-link",
+    ]);
+    // SAFETY: close(2) is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::close(1);
+            Ok(())
+        });
+    }
+    let out = cmd.output().expect("run chela");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let target = std::fs::read_link(ws.join("stdout-link")).expect("cp made the link");
+    assert_eq!(target, std::path::Path::new("/dev/null"));
+}
+
 #[test]
 fn sandbox_check_tells_the_truth_when_features_are_missing() {
     let s = Setup::new(Protocol::OpenAi, vec![]);
