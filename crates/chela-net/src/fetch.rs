@@ -6,8 +6,7 @@
 //! `head` (the title is reported apart), `svg`, `canvas`, `select`, `button` and the other
 //! elements browsers never display (`title`, `noembed`, `datalist`, `video`…), comments,
 //! elements with the `hidden` or `popover` attribute or `aria-hidden="true"`,
-//! `<input type=hidden>`, a `dialog` without `open`, the content of a closed `details` (its
-//! `summary` stays), hosts of declarative shadow roots, elements whose inline style hides them
+//! `<input type=hidden>`, a `dialog` without `open`, hosts of declarative shadow roots, elements whose inline style hides them
 //! (`display:none`, `visibility:hidden`, `font-size:0`, `opacity:0`,
 //! `content-visibility:hidden`), rules in the page's own style sheets (`<style>`, `data:`
 //! `<link>`s, also inside `@media`/`@supports`) that hide elements, and invisible formatting

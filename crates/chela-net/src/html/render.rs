@@ -254,8 +254,6 @@ struct Frame {
     hidden: bool,
     /// Set when a hiding element could not be pushed (stack full): the rest is not shown.
     mute: bool,
-    /// A closed `<details>`: only its `summary` shows.
-    details: bool,
     desc_len: usize,
     child: (usize, usize),
     indent: usize,
@@ -598,7 +596,6 @@ pub fn render(p: &Parsed) -> String {
             el,
             hidden,
             mute: false,
-            details: false,
             desc_len,
             child: (child_start, css.child.len()),
             indent: 0,
@@ -616,9 +613,7 @@ pub fn render(p: &Parsed) -> String {
             }
             Ev::Open(el) => {
                 let (desc_len, child_start) = (css.desc.len(), css.child.len());
-                let blocked = stack
-                    .last()
-                    .is_none_or(|f| f.hidden || (f.mute && !(f.details && el.name == "summary")));
+                let blocked = stack.last().is_none_or(|f| f.hidden || f.mute);
                 let mut hidden = blocked || hidden_by_markup(el, &vars);
                 if !hidden {
                     let parent = stack.last().map_or((0, 0), |f| f.child);
@@ -631,12 +626,10 @@ pub fn render(p: &Parsed) -> String {
                 if !hidden {
                     open_actions(&mut out, el, &mut indent);
                 }
-                let closed_details = el.name == "details" && el.attr("open").is_none();
                 stack.push(Frame {
                     el: el.clone(),
                     hidden,
-                    mute: closed_details,
-                    details: closed_details,
+                    mute: false,
                     desc_len,
                     child: (child_start, css.child.len()),
                     indent,
