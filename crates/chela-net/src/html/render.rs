@@ -447,7 +447,8 @@ fn open_actions(out: &mut Out, el: &El, indent: &mut usize) {
         }
         "pre" | "listing" | "xmp" | "plaintext" => {
             out.block(2);
-            out.flush(false);
+            // Inside a table cell the break is a space: keep it.
+            out.flush(true);
             out.pre += 1;
         }
         "td" | "th" => {
@@ -525,7 +526,11 @@ fn void_actions(out: &mut Out, el: &El) {
         }
         "img" => {
             if let Some(alt) = el.attr("alt").filter(|a| !a.trim().is_empty()) {
+                // The image is its own inline box: its alt text is not glued to the words
+                // around it.
+                out.pending_space = true;
                 out.text(alt);
+                out.pending_space = true;
             }
         }
         _ => {}

@@ -540,3 +540,36 @@ fn deep_nesting_finishes_and_still_hides() {
     let _ = t(&many_ends);
     assert!(start.elapsed() < std::time::Duration::from_secs(20));
 }
+
+// Found by bench/html-vs-chromium.py (espn page: `[+] Enlarge<img alt="Jelena Jankovic">`
+// came out as "EnlargeJelena"): an image's alt text is its own inline box, not glued to the
+// words around it.
+#[test]
+fn image_alt_is_a_separate_word() {
+    assert_eq!(
+        t("<p>[+] Enlarge<img alt=\"Jelena Jankovic\">now</p>"),
+        "[+] Enlarge Jelena Jankovic now"
+    );
+    assert_eq!(
+        t("<span><img alt=Insider></span><span>Subscribe</span>"),
+        "Insider Subscribe"
+    );
+    assert_eq!(t("<a href=/x><img alt=Logo></a>"), "[Logo](/x)");
+    assert_eq!(t("<p><img alt=Only></p>"), "Only");
+}
+
+// Found by bench/html-vs-chromium.py (libxslt API pages lay the whole page out in a table
+// cell: "Function: xsltFreeStylePreComps" and the `<pre>` after it came out as one word
+// "xsltFreeStylePreCompsvoid"): a `<pre>` inside a table cell starts after a space.
+#[test]
+fn pre_in_table_cell_is_not_glued_to_the_text_before() {
+    let out = t(
+        "<table><tr><td><h3>Function: f</h3><pre>void f</pre><pre>void g</pre>x</td></tr></table>",
+    );
+    let words: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(
+        words,
+        ["###", "Function:", "f", "void", "f", "void", "g", "x"],
+        "{out:?}"
+    );
+}
