@@ -16,8 +16,8 @@ subtracted into their own categories instead of being counted as bugs:
       remove it); image alt text (we print it, innerText does not);
   excluded (DROP only): text inside aria-hidden="true" (visible in browsers, hidden by us
       on purpose);
-  leak:external-css   hidden only by an external style sheet (<link> or @import; we do not
-      fetch sheets) -- innerText recomputed with those sheets disabled shows the word;
+  leak:external-css   hidden only by an external style sheet (<link> or @import other than
+      data: URLs; we do not fetch sheets) -- innerText recomputed with those sheets disabled shows the word;
   leak:closed-details content of a closed <details> (we keep it on purpose) -- innerText
       recomputed with every <details> opened shows the word;
   leak:textarea       text inside a <textarea> (shown in its box on screen; innerText leaves
@@ -290,9 +290,16 @@ MEASURE_JS = r"""
     while ((n = w.nextNode())) parts.push(n.data);
     return e.textContent + "\n" + parts.join(" ");
   }).join("\n");
+  // innerText of an element that is not rendered is its textContent: a hidden body or
+  // document element shows nothing.
+  const shown = () => !["html", "body"].some(t => {
+    const e = t === "html" ? document.documentElement : b;
+    return getComputedStyle(e).display === "none";
+  });
+  const inner = () => shown() ? b.innerText : "";
   r.url = location.href;
   r.hrefs = Array.from(document.querySelectorAll("a[href]")).map(e => e.getAttribute("href"));
-  r.full = b.innerText;
+  r.full = inner();
   r.noscript = texts(document.querySelectorAll("noscript"));
   r.aria = texts(Array.from(document.querySelectorAll("[aria-hidden]"))
                  .filter(e => e.getAttribute("aria-hidden").trim().toLowerCase() === "true"));
@@ -310,15 +317,18 @@ MEASURE_JS = r"""
     } else {
       try {
         for (let i = s.cssRules.length - 1; i >= 0; i--) {
-          if (s.cssRules[i] instanceof CSSImportRule) { s.deleteRule(i); ext++; }
+          const rule = s.cssRules[i];
+          if (rule instanceof CSSImportRule && !rule.href.trim().toLowerCase().startsWith("data:")) {
+            s.deleteRule(i); ext++;
+          }
         }
       } catch (e) {}
     }
   }
   r.external_sheets = ext;
-  r.noext = b.innerText;
+  r.noext = inner();
   document.querySelectorAll("details:not([open])").forEach(d => { d.open = true; });
-  r.open = b.innerText;
+  r.open = inner();
   return JSON.stringify(r);
 })()
 """

@@ -173,6 +173,113 @@ fn unescape(s: &str) -> String {
     out
 }
 
+/// The text of a `data:` URL (percent-decoded, base64 when marked so); `None` for other URLs.
+pub fn data_url_text(href: &str) -> Option<String> {
+    let href = href.trim();
+    let rest = href.get(..5).filter(|p| p.eq_ignore_ascii_case("data:"))?;
+    let (meta, data) = href[rest.len()..].split_once(',')?;
+    let bytes = percent_decode(data);
+    let bytes = if meta.trim_end().to_ascii_lowercase().ends_with(";base64") {
+        base64_decode(&bytes)
+    } else {
+        bytes
+    };
+    Some(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// The sheets `sheet` imports from `data:` URLs (`@import url(data:…)`, `@import "data:…"`),
+/// which browsers apply like `<link href="data:…">`. Other URLs are not fetched. An
+/// `@import` anywhere counts (browsers only honour leading ones): extra sheets only hide more.
+pub fn data_imports(sheet: &str) -> Vec<String> {
+    let s = strip_comments(sheet);
+    let lower = s.to_ascii_lowercase();
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(k) = lower[from..].find("@import") {
+        let at = from + k + "@import".len();
+        from = at;
+        let rest = s[at..].trim_start();
+        let (rest, in_url) = match rest.get(..4) {
+            Some(u) if u.eq_ignore_ascii_case("url(") => (rest[4..].trim_start(), true),
+            _ => (rest, false),
+        };
+        let url = match rest.chars().next() {
+            Some(q @ ('"' | '\'')) => {
+                let body = &rest[1..];
+                let mut end = body.len();
+                let mut esc = false;
+                for (i, c) in body.char_indices() {
+                    if esc {
+                        esc = false;
+                    } else if c == '\\' {
+                        esc = true;
+                    } else if c == q || c == '\n' {
+                        end = i;
+                        break;
+                    }
+                }
+                unescape(&body[..end])
+            }
+            _ if in_url => {
+                let end = rest.find(')').unwrap_or(rest.len());
+                unescape(rest[..end].trim_end())
+            }
+            _ => continue,
+        };
+        if let Some(text) = data_url_text(&url) {
+            out.push(text);
+        }
+    }
+    out
+}
+
+fn percent_decode(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%' {
+            if let (Some(h), Some(l)) = (
+                b.get(i + 1).and_then(|&c| hex(c)),
+                b.get(i + 2).and_then(|&c| hex(c)),
+            ) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    out
+}
+
+/// Forgiving base64 (whitespace and padding ignored; stops at the first invalid byte).
+fn base64_decode(b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(b.len() / 4 * 3);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for &c in b {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            b'=' | b' ' | b'\t' | b'\n' | b'\x0c' | b'\r' => continue,
+            _ => break,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    out
+}
+
 /// Values given to custom properties anywhere in the page (`--name` → values, lower-case,
 /// without spaces). Used to widen `var()`: a property hides if any value could hide it.
 pub type Vars = HashMap<String, Vec<String>>;

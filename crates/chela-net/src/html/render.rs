@@ -537,11 +537,45 @@ fn void_actions(out: &mut Out, el: &El) {
     }
 }
 
+/// Most sheets a page may import from `data:` URLs, and most bytes they may hold in all; a
+/// page asking for more is not shown (fail closed).
+const MAX_IMPORTS: usize = 64;
+const MAX_IMPORT_BYTES: usize = 4 << 20;
+
+/// `styles` followed by the sheets they import from `data:` URLs, at any depth; `None` past
+/// [`MAX_IMPORTS`] or [`MAX_IMPORT_BYTES`].
+fn with_imports(styles: &[String]) -> Option<Vec<std::borrow::Cow<'_, str>>> {
+    let mut sheets: Vec<std::borrow::Cow<'_, str>> =
+        styles.iter().map(|s| s.as_str().into()).collect();
+    let (mut next, mut count, mut bytes) = (0, 0, 0);
+    while next < sheets.len() {
+        let found = if sheets[next].contains("@") {
+            css::data_imports(&sheets[next])
+        } else {
+            Vec::new()
+        };
+        for sheet in found {
+            count += 1;
+            bytes += sheet.len();
+            if count > MAX_IMPORTS || bytes > MAX_IMPORT_BYTES {
+                return None;
+            }
+            sheets.push(sheet.into());
+        }
+        next += 1;
+    }
+    Some(sheets)
+}
+
 /// Renders parsed HTML as text with hidden content removed.
 pub fn render(p: &Parsed) -> String {
+    // The page's sheets and the `data:` sheets they import.
+    let Some(sheets) = with_imports(&p.styles) else {
+        return String::new();
+    };
     // Custom properties from every sheet and inline style, for `var()`.
     let mut vars = css::Vars::new();
-    for sheet in &p.styles {
+    for sheet in &sheets {
         css::collect_vars(sheet, &mut vars);
     }
     for e in &p.events {
@@ -552,7 +586,7 @@ pub fn render(p: &Parsed) -> String {
         }
     }
     let mut sels = Vec::new();
-    for sheet in &p.styles {
+    for sheet in &sheets {
         if css::hiding_selectors(sheet, &vars, &mut sels).is_err() {
             return String::new();
         }

@@ -573,3 +573,61 @@ fn pre_in_table_cell_is_not_glued_to_the_text_before() {
         "{out:?}"
     );
 }
+
+// Found by bench/html-vs-chromium.py (tests/html_corpus/style_sources.html): Chromium applies
+// `@import` of a `data:` URL sheet (as it does `<link href="data:…">`); we ignored the rule.
+#[test]
+fn data_url_imports_apply() {
+    for import in [
+        "@import url(\"data:text/css,.z%7Bdisplay:none%7D\");",
+        "@import 'data:text/css,.z{display:none}';",
+        "@IMPORT url(data:text/css;base64,Lnp7ZGlzcGxheTpub25lfQ==) screen;",
+        // An imported sheet imports another one.
+        "@import url(\"data:text/css,@import 'data:text/css,.z%257Bdisplay:none%257D';\");",
+    ] {
+        let page = format!("<style>{import}</style><p>shown</p><p class=z>SECRET</p>");
+        hides(&page, "SECRET");
+        shows(&page, "shown");
+    }
+    // Custom properties from an imported sheet count for var().
+    hides(
+        "<style>@import 'data:text/css,:root{--h:none}'; .z{display:var(--h)}</style>\
+         <p class=z>SECRET</p>",
+        "SECRET",
+    );
+    // Deep nesting works up to a limit; past it the page is not shown (fail closed).
+    let nest = |levels: usize| {
+        let mut css = ".z{display:none}".to_string();
+        for _ in 0..levels {
+            let enc = css
+                .replace('%', "%25")
+                .replace('(', "%28")
+                .replace(')', "%29");
+            css = format!("@import url(data:text/css,{enc});");
+        }
+        format!("<style>{css}</style><p>after</p><p class=z>SECRET</p>")
+    };
+    hides(&nest(40), "SECRET");
+    shows(&nest(40), "after");
+    assert_eq!(t(&nest(100)), "");
+}
+
+// Found by bench/html-vs-chromium.py (style_sources.html): a browser with scripts off, the
+// mode web_fetch matches, parses `<noscript>` as markup, so a sheet inside it applies to the
+// whole page. The noscript content itself stays hidden.
+#[test]
+fn style_sheets_inside_noscript_apply() {
+    let page = "<noscript><style>.z{display:none}</style><p>NOSCRIPT</p></noscript>\
+                <p>shown</p><p class=z>SECRET</p>";
+    hides(page, "SECRET");
+    hides(page, "NOSCRIPT");
+    shows(page, "shown");
+    hides(
+        "<head><noscript><link rel=stylesheet href='data:text/css,.z%7Bvisibility:hidden%7D'>\
+         </noscript></head><body><p class=z>SECRET</p>",
+        "SECRET",
+    );
+    // Nested noscript tags are read one level deep and finish.
+    let nested = format!("{}<p>after</p>", "<noscript>".repeat(2000));
+    assert_eq!(t(&nested), "");
+}

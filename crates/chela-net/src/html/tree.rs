@@ -439,6 +439,8 @@ struct Builder {
     head_state: u8,
     budget: usize,
     dead: bool,
+    /// Parsing the content of a `<noscript>`: no deeper noscript is read.
+    nested: bool,
 }
 
 fn top_of(v: &[usize]) -> Option<usize> {
@@ -682,6 +684,10 @@ impl Builder {
                 self.title = Some(t.clone());
             } else if which == "style" {
                 self.styles.push(t.clone());
+            } else if which == "noscript" && !self.nested {
+                // With scripts off (what we match) browsers parse the content as markup, so
+                // its style sheets apply to the page; the content itself stays hidden.
+                self.styles.extend(parse_inner(&t, true).styles);
             }
         }
         let blank = t
@@ -879,6 +885,7 @@ impl Builder {
         self.capture = match name.as_str() {
             "title" => Some("title"),
             "style" => Some("style"),
+            "noscript" => Some("noscript"),
             _ => None,
         };
         self.skip_lf = matches!(name.as_str(), "pre" | "listing" | "textarea");
@@ -1020,67 +1027,15 @@ fn stylesheet_data_url(el: &El) -> Option<String> {
     {
         return None;
     }
-    let href = el.attr("href")?.trim();
-    let rest = href.get(..5).filter(|p| p.eq_ignore_ascii_case("data:"))?;
-    let (meta, data) = href[rest.len()..].split_once(',')?;
-    let bytes = percent_decode(data);
-    let bytes = if meta.trim_end().to_ascii_lowercase().ends_with(";base64") {
-        base64_decode(&bytes)
-    } else {
-        bytes
-    };
-    Some(String::from_utf8_lossy(&bytes).into_owned())
-}
-
-fn percent_decode(s: &str) -> Vec<u8> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |c: u8| (c as char).to_digit(16);
-        if b[i] == b'%' {
-            if let (Some(h), Some(l)) = (
-                b.get(i + 1).and_then(|&c| hex(c)),
-                b.get(i + 2).and_then(|&c| hex(c)),
-            ) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    out
-}
-
-/// Forgiving base64 (whitespace and padding ignored; stops at the first invalid byte).
-fn base64_decode(b: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(b.len() / 4 * 3);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for &c in b {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            b'=' | b' ' | b'\t' | b'\n' | b'\x0c' | b'\r' => continue,
-            _ => break,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    out
+    super::css::data_url_text(el.attr("href")?)
 }
 
 /// Tokenizes and tracks the tree of `html`.
 pub fn parse(html: &str) -> Parsed {
+    parse_inner(html, false)
+}
+
+fn parse_inner(html: &str, nested: bool) -> Parsed {
     let input = preprocess(html);
     let mut tok = Tokenizer::new(&input);
     let mut b = Builder {
@@ -1100,6 +1055,7 @@ pub fn parse(html: &str) -> Parsed {
         head_state: 0,
         budget: input.len() / 2 + 4096,
         dead: false,
+        nested,
     };
     loop {
         tok.foreign = b.in_foreign();
