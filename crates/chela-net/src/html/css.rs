@@ -1,8 +1,9 @@
 //! Just enough CSS to find the page's own rules that hide elements: block structure (incl.
 //! `@media`/`@supports` groups and nesting), selector lists, and selectors built from type,
 //! `.class`, `#id`, `*`, attribute selectors, descendant and child combinators. Anything it
-//! cannot read errs on the side of hiding (sibling combinators and structural pseudo-classes
-//! are widened) or, for the one selector, is ignored (dynamic pseudo-classes, pseudo-elements).
+//! cannot read errs on the side of hiding (sibling combinators, structural and state
+//! pseudo-classes are widened; a widened argument is dropped from `:not`) or, for the one
+//! selector, is ignored (user-action pseudo-classes, pseudo-elements, `:empty` subjects).
 
 use std::collections::HashMap;
 
@@ -40,6 +41,11 @@ pub struct Compound {
     /// `:is(..)`/`:where(..)`: one compound of each group must match (the subject compound
     /// of a complex argument stands for it, which widens the match).
     pub alts: Vec<Vec<Compound>>,
+    /// Some condition was dropped (widened), so the compound matches a superset of what it
+    /// says: it may not be negated (`:not` of a superset would match a subset).
+    pub widened: bool,
+    /// `:empty`/`:blank`: the element holds no text, so it hides none and contains nothing.
+    pub empty: bool,
 }
 
 /// How a compound relates to the next one.
@@ -615,11 +621,39 @@ fn ident(cs: &[char], i: &mut usize) -> String {
     unescape(&raw)
 }
 
-/// Structural/logical pseudo-classes: dropping them widens the match (hides more).
+/// Pseudo-classes that can match on a freshly loaded page (structure, language, element
+/// and form states): dropping them widens the match (hides more). Those that need the
+/// user (`:hover`, `:focus`, `:active`, `:visited`) make the selector ignored instead.
 fn is_widen(n: &str) -> bool {
     matches!(
         n,
-        "has"
+        "read-only"
+            | "read-write"
+            | "enabled"
+            | "disabled"
+            | "checked"
+            | "default"
+            | "required"
+            | "optional"
+            | "placeholder-shown"
+            | "indeterminate"
+            | "valid"
+            | "invalid"
+            | "in-range"
+            | "out-of-range"
+            | "open"
+            | "closed"
+            | "target"
+            | "target-within"
+            | "local-link"
+            | "autofill"
+            | "-webkit-autofill"
+            | "popover-open"
+            | "modal"
+            | "playing"
+            | "paused"
+            | "muted"
+            | "has"
             | "nth-child"
             | "nth-last-child"
             | "nth-of-type"
@@ -649,16 +683,22 @@ pub fn parse_selector(s: &str) -> Option<Selector> {
 }
 
 /// Parses the argument list of `:is()`-like pseudo-classes into the subject compounds of
-/// the arguments that parse (forgiving, like browsers), each with "is a single compound".
-fn parse_args(args: &str, depth: usize) -> Vec<(Compound, bool)> {
-    split_list(args)
+/// the arguments that parse (forgiving, like browsers), each with "is exact": a single
+/// compound with nothing widened. Also returns the number of arguments given.
+fn parse_args(args: &str, depth: usize) -> (Vec<(Compound, bool)>, usize) {
+    let list = split_list(args);
+    let parsed = list
         .iter()
         .filter_map(|a| parse_nested(a, depth + 1))
         .filter_map(|mut sel| {
             let simple = sel.parts.len() == 1;
-            sel.parts.pop().map(|(c, _)| (c, simple))
+            sel.parts.pop().map(|(c, _)| {
+                let exact = simple && !c.widened;
+                (c, exact)
+            })
         })
-        .collect()
+        .collect();
+    (parsed, list.len())
 }
 
 fn parse_nested(s: &str, depth: usize) -> Option<Selector> {
@@ -781,12 +821,20 @@ fn parse_nested(s: &str, depth: usize) -> Option<Selector> {
                     return None;
                 }
                 let name = ident(&cs, &mut i).to_ascii_lowercase();
+                if matches!(name.as_str(), "empty" | "blank") {
+                    cur.empty = true;
+                    cur_used = true;
+                    continue;
+                }
                 let logical = matches!(
                     name.as_str(),
                     "is" | "where" | "matches" | "-webkit-any" | "-moz-any" | "not"
                 );
                 if !logical && !is_widen(name.as_str()) {
                     return None;
+                }
+                if !logical || depth >= MAX_NESTING {
+                    cur.widened = true;
                 }
                 let mut args = String::new();
                 if cs.get(i) == Some(&'(') {
@@ -810,16 +858,22 @@ fn parse_nested(s: &str, depth: usize) -> Option<Selector> {
                     }
                 }
                 if logical && depth < MAX_NESTING {
-                    let parsed = parse_args(&args, depth);
+                    let (parsed, given) = parse_args(&args, depth);
                     if name == "not" {
-                        // Only simple arguments are evaluated; others are dropped (widening).
-                        cur.nots.extend(
-                            parsed
-                                .into_iter()
-                                .filter(|(_, simple)| *simple)
-                                .map(|(c, _)| c),
-                        );
+                        // Only exact arguments are evaluated; others are dropped (widening).
+                        let exact: Vec<Compound> = parsed
+                            .into_iter()
+                            .filter(|(_, exact)| *exact)
+                            .map(|(c, _)| c)
+                            .collect();
+                        if exact.len() < given {
+                            cur.widened = true;
+                        }
+                        cur.nots.extend(exact);
                     } else {
+                        if parsed.iter().any(|(_, exact)| !exact) {
+                            cur.widened = true;
+                        }
                         cur.alts.push(parsed.into_iter().map(|(c, _)| c).collect());
                     }
                 }
@@ -847,6 +901,10 @@ fn parse_nested(s: &str, depth: usize) -> Option<Selector> {
         if matches!(link, Some('+' | '~')) {
             k += 1;
             continue;
+        }
+        if c.empty {
+            // An element without text hides none, and has no descendants to hide.
+            return None;
         }
         let comb = if *link == Some('>') {
             Comb::Child

@@ -41,6 +41,8 @@ fn is_hidden_tags(n: &str) -> bool {
             | "video"
             | "map"
             | "applet"
+            | "progress"
+            | "meter"
     )
 }
 

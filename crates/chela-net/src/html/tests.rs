@@ -631,3 +631,78 @@ fn style_sheets_inside_noscript_apply() {
     let nested = format!("{}<p>after</p>", "<noscript>".repeat(2000));
     assert_eq!(t(&nested), "");
 }
+
+// Found by bench/html-vs-chromium.py (replaced_and_pseudo.html): `<progress>` and `<meter>`
+// are drawn as widgets; their content is fallback text no browser shows.
+#[test]
+fn progress_and_meter_content_is_hidden() {
+    for page in [
+        "<p>shown</p><progress value=1 max=2>SECRET</progress>",
+        "<p>shown</p><meter value=0.5><b>SECRET</b></meter>",
+    ] {
+        hides(page, "SECRET");
+        shows(page, "shown");
+    }
+}
+
+// Found by bench/html-vs-chromium.py (replaced_and_pseudo.html): rules using pseudo-classes
+// that match on a freshly loaded page (form and element states) were ignored; they are now
+// widened like the structural ones.
+#[test]
+fn state_pseudo_classes_are_widened() {
+    for (rule, el) in [
+        ("p:read-only", "<p>SECRET</p>"),
+        ("div:read-write", "<div contenteditable>SECRET</div>"),
+        (
+            "fieldset:enabled .x",
+            "<fieldset><span class=x>SECRET</span></fieldset>",
+        ),
+        (
+            "fieldset:disabled .x",
+            "<fieldset disabled><span class=x>SECRET</span></fieldset>",
+        ),
+        (
+            ".e:empty + .x",
+            "<span class=e></span><span class=x>SECRET</span>",
+        ),
+        (
+            "details:open .x",
+            "<details open><span class=x>SECRET</span></details>",
+        ),
+        ("form:valid .x", "<form><span class=x>SECRET</span></form>"),
+        (
+            "input:checked ~ .x",
+            "<input type=checkbox checked><span class=x>SECRET</span>",
+        ),
+        (
+            "input:placeholder-shown ~ .x",
+            "<input placeholder=p><span class=x>SECRET</span>",
+        ),
+        ("input:optional ~ .x", "<input><span class=x>SECRET</span>"),
+        (":target .x", "<div id=t><span class=x>SECRET</span></div>"),
+    ] {
+        let page = format!("<style>{rule}{{display:none}}</style><p class=keep>shown</p>{el}");
+        hides(&page, "SECRET");
+    }
+}
+
+// Found while reading the checker's results: `:not()` around a pseudo-class that is widened
+// (dropped) became `:not(*)`, which matches nothing, so `li:not(:first-child){display:none}`
+// (CSS tabs, carousels) hid nothing. An argument that was widened is now dropped from `:not`
+// (which widens the rule instead of disabling it).
+#[test]
+fn not_of_widened_pseudo_class_still_hides() {
+    let page = "<style>li:not(:first-child){display:none} p:not(:nth-child(1)){display:none}\
+                .a:not(:has(b)){display:none} .c:not(.d:empty){display:none}</style>\
+                <ul><li>one<li>SECRET2<li>SECRET3</ul><div><p>first<p>SECRET4</div>\
+                <div class=a>SECRET5</div><div class=c>SECRET6</div><div class=d>kept</div>";
+    for s in ["SECRET2", "SECRET3", "SECRET4", "SECRET5", "SECRET6"] {
+        hides(page, s);
+    }
+    shows(page, "kept");
+    // An exact argument still excludes.
+    shows(
+        "<style>div:not(.keep){display:none}</style><div class=keep>kept</div>",
+        "kept",
+    );
+}
