@@ -456,6 +456,9 @@ fn open_actions(out: &mut Out, el: &El, indent: &mut usize) {
         "td" | "th" => {
             if out.row_cells > 0 && out.cell == 0 {
                 out.literal(" | ");
+            } else {
+                // A cell of a table nested in a cell: at least a space between cells.
+                out.pending_space = true;
             }
             out.row_cells += 1;
             out.cell += 1;
@@ -499,7 +502,10 @@ fn close_actions(out: &mut Out, el: &El, indent: usize) {
             out.pre = out.pre.saturating_sub(1);
             out.block(2);
         }
-        "td" | "th" => out.cell = out.cell.saturating_sub(1),
+        "td" | "th" => {
+            out.cell = out.cell.saturating_sub(1);
+            out.pending_space = true;
+        }
         "a" => {
             out.link_depth = out.link_depth.saturating_sub(1);
             if out.link_depth == 0 {

@@ -706,3 +706,20 @@ fn not_of_widened_pseudo_class_still_hides() {
         "kept",
     );
 }
+
+// Found by bench/html-vs-chromium.py (libxslt pages: a navigation table inside the layout
+// table cell gave "[Home](../index.html)[security](…)", one word "Homesecurity"): cells of a
+// table nested in a cell are separated.
+#[test]
+fn cells_of_a_nested_table_are_separate_words() {
+    let out = t(
+        "<table><tr><td><table><tr><th><a href=/h>Home</a></th><th>security</th>\
+                 <td>next</td></tr></table></td><td>outer</td></tr></table>",
+    );
+    let words: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(
+        words,
+        ["[Home](/h)", "security", "next", "|", "outer"],
+        "{out:?}"
+    );
+}
