@@ -242,6 +242,10 @@ fn hidden_by_markup(el: &El, vars: &css::Vars) -> bool {
     if el.name == "dialog" && el.attr("open").is_none() || el.is_shadow_host() {
         return true;
     }
+    if el.ns == Ns::Math && el.name == "mphantom" {
+        // Takes room, draws nothing.
+        return true;
+    }
     el.attrs.iter().any(|(k, v)| match k.as_str() {
         "hidden" | "popover" => true,
         "aria-hidden" => v.trim().eq_ignore_ascii_case("true"),
@@ -249,6 +253,18 @@ fn hidden_by_markup(el: &El, vars: &css::Vars) -> bool {
         "type" => el.name == "input" && v.trim().eq_ignore_ascii_case("hidden"),
         _ => false,
     })
+}
+
+/// Counts a new element child of the current element; true when that is a MathML
+/// `semantics` or `maction` and the child is not its first (only the first is drawn).
+fn later_math_child(stack: &mut [Frame]) -> bool {
+    let Some(parent) = stack.last_mut() else {
+        return false;
+    };
+    parent.kids = parent.kids.saturating_add(1);
+    parent.kids > 1
+        && parent.el.ns == Ns::Math
+        && matches!(parent.el.name.as_str(), "semantics" | "maction")
 }
 
 struct Frame {
@@ -259,6 +275,8 @@ struct Frame {
     desc_len: usize,
     child: (usize, usize),
     indent: usize,
+    /// Element children seen so far (MathML `semantics`/`maction` show only the first).
+    kids: u32,
 }
 
 /// Output with CSS-like whitespace collapsing and block breaks.
@@ -401,6 +419,10 @@ fn safe_href(href: &str) -> Option<String> {
 
 fn open_actions(out: &mut Out, el: &El, indent: &mut usize) {
     let n = el.name.as_str();
+    if el.ns == Ns::Math && n != "math" {
+        // MathML tokens are separate boxes: not glued to their neighbours.
+        out.pending_space = true;
+    }
     match n {
         "p" | "div" | "section" | "article" | "aside" | "header" | "footer" | "main" | "nav"
         | "address" | "figure" | "figcaption" | "form" | "fieldset" | "details" | "summary"
@@ -478,6 +500,9 @@ fn open_actions(out: &mut Out, el: &El, indent: &mut usize) {
 
 fn close_actions(out: &mut Out, el: &El, indent: usize) {
     let n = el.name.as_str();
+    if el.ns == Ns::Math && n != "math" {
+        out.pending_space = true;
+    }
     out.prefix.truncate(out.prefix.len().saturating_sub(indent));
     match n {
         "p" | "div" | "section" | "article" | "aside" | "header" | "footer" | "main" | "nav"
@@ -646,6 +671,7 @@ pub fn render(p: &Parsed) -> String {
             desc_len,
             child: (child_start, css.child.len()),
             indent: 0,
+            kids: 0,
         });
     }
     for e in &p.events {
@@ -661,7 +687,8 @@ pub fn render(p: &Parsed) -> String {
             Ev::Open(el) => {
                 let (desc_len, child_start) = (css.desc.len(), css.child.len());
                 let blocked = stack.last().is_none_or(|f| f.hidden || f.mute);
-                let mut hidden = blocked || hidden_by_markup(el, &vars);
+                let mut hidden =
+                    blocked || later_math_child(&mut stack) || hidden_by_markup(el, &vars);
                 if !hidden {
                     let parent = stack.last().map_or((0, 0), |f| f.child);
                     match css.visit(&view(el), parent) {
@@ -680,6 +707,7 @@ pub fn render(p: &Parsed) -> String {
                     desc_len,
                     child: (child_start, css.child.len()),
                     indent,
+                    kids: 0,
                 });
             }
             Ev::Close => {
@@ -698,7 +726,7 @@ pub fn render(p: &Parsed) -> String {
                     continue;
                 }
                 let (desc_len, child_start) = (css.desc.len(), css.child.len());
-                let mut hidden = hidden_by_markup(el, &vars);
+                let mut hidden = later_math_child(&mut stack) || hidden_by_markup(el, &vars);
                 if !hidden {
                     let parent = stack.last().map_or((0, 0), |f| f.child);
                     match css.visit(&view(el), parent) {

@@ -723,3 +723,27 @@ fn cells_of_a_nested_table_are_separate_words() {
         "{out:?}"
     );
 }
+
+// Found by bench/html-vs-chromium.py (mathml.html): MathML hides `<mphantom>` (it only takes
+// room), every child of `<semantics>` and `<maction>` but the first (annotations, other
+// action states); and its token elements are separate words, not glued together.
+#[test]
+fn mathml_hidden_parts() {
+    let page = "<p>start</p><math><mi>x</mi><mphantom><mi>SECRET1</mi></mphantom>\
+                <semantics><mi>shown</mi><annotation>SECRET2</annotation>\
+                <annotation-xml encoding='text/html'><p>SECRET3</p></annotation-xml></semantics>\
+                <maction actiontype=toggle><mi>first</mi><mi>SECRET4</mi></maction>\
+                <mtext>one</mtext><mtext>two</mtext></math><p>end</p>";
+    for s in ["SECRET1", "SECRET2", "SECRET3", "SECRET4"] {
+        hides(page, s);
+    }
+    let words: Vec<String> = t(page).split_whitespace().map(String::from).collect();
+    for w in ["x", "shown", "first", "one", "two", "end"] {
+        assert!(words.iter().any(|x| x == w), "{w} not a word in {words:?}");
+    }
+    // A self-closing first child counts as the first.
+    hides(
+        "<math><semantics><mi/><annotation>SECRET</annotation></semantics></math>",
+        "SECRET",
+    );
+}
