@@ -730,7 +730,24 @@ fn parse_nested(s: &str, depth: usize) -> Option<Selector> {
             parts.push((std::mem::take(&mut cur), Some(' ')));
         }
         match c {
-            '*' | '&' => i += 1,
+            '*' | '&' | '|' => {
+                // `*`, `&`, or a namespace prefix (`*|`, `|`): the namespace is ignored.
+                if c != '|' {
+                    i += 1;
+                }
+                if cs.get(i) == Some(&'|') && cs.get(i + 1) != Some(&'=') {
+                    i += 1;
+                    match cs.get(i) {
+                        Some('*') => i += 1,
+                        Some(&n) if is_ident(n) => {
+                            cur.tag = Some(ident(&cs, &mut i).to_ascii_lowercase());
+                        }
+                        _ => return None,
+                    }
+                } else if c == '|' {
+                    return None;
+                }
+            }
             '.' | '#' => {
                 i += 1;
                 let id = ident(&cs, &mut i).to_lowercase();
@@ -748,7 +765,17 @@ fn parse_nested(s: &str, depth: usize) -> Option<Selector> {
                 while i < cs.len() && cs[i].is_whitespace() {
                     i += 1;
                 }
-                let name = ident(&cs, &mut i).to_ascii_lowercase();
+                // A namespace prefix (`*|`, `|`, `ns|`) is ignored.
+                if cs.get(i) == Some(&'*') && cs.get(i + 1) == Some(&'|') {
+                    i += 2;
+                } else if cs.get(i) == Some(&'|') && cs.get(i + 1) != Some(&'=') {
+                    i += 1;
+                }
+                let mut name = ident(&cs, &mut i).to_ascii_lowercase();
+                if cs.get(i) == Some(&'|') && cs.get(i + 1) != Some(&'=') {
+                    i += 1;
+                    name = ident(&cs, &mut i).to_ascii_lowercase();
+                }
                 if name.is_empty() {
                     return None;
                 }
@@ -879,11 +906,20 @@ fn parse_nested(s: &str, depth: usize) -> Option<Selector> {
                 }
             }
             c if is_ident(c) => {
-                let t = ident(&cs, &mut i).to_ascii_lowercase();
+                let mut t = Some(ident(&cs, &mut i).to_ascii_lowercase());
                 if cs.get(i) == Some(&'|') {
-                    return None;
+                    // `ns|name` or `ns|*`: the namespace is ignored.
+                    i += 1;
+                    t = match cs.get(i) {
+                        Some('*') => {
+                            i += 1;
+                            None
+                        }
+                        Some(&n) if is_ident(n) => Some(ident(&cs, &mut i).to_ascii_lowercase()),
+                        _ => return None,
+                    };
                 }
-                cur.tag = Some(t);
+                cur.tag = t;
             }
             _ => return None,
         }

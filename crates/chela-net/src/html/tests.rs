@@ -747,3 +747,25 @@ fn mathml_hidden_parts() {
         "SECRET",
     );
 }
+
+// Found by bench/html-vs-chromium.py (css_selectors.html): a namespace prefix (`*|p`,
+// `|p`, `svg|a`, `[*|data-x]`) made the whole selector unreadable, so the rule was skipped.
+// The namespace is now ignored (matching more).
+#[test]
+fn namespace_prefixed_selectors_apply() {
+    for rule in [
+        "*|p.z",
+        "ns|p.z",
+        "*|*.z",
+        ".y *|p",
+        "[*|data-x]",
+        "[ns|data-x='1']",
+        "p[|data-x]",
+    ] {
+        let page = format!(
+            "<style>{rule}{{display:none}}</style><div class=y><p class=z data-x=1>SECRET</p></div><b>shown</b>"
+        );
+        hides(&page, "SECRET");
+        shows(&page, "shown");
+    }
+}
