@@ -27,7 +27,8 @@ subtracted into their own categories instead of being counted as bugs:
       non-alphanumerics removed, aligned to one of its word edges (drop:word-boundary is the
       same test the other way);
   drop:deliberate     text of elements we hide on purpose (button, select, svg, object,
-      embed, iframe, canvas, audio, video, popover, input, closed dialog, template).
+      embed, iframe, canvas, audio, video, popover, input, closed dialog, template), and text
+      in <option>: Chromium's innerText returns an option's text even where CSS hides it.
 
 Everything else is "unexplained" and worth a look. For unexplained leaks, `--explain` asks
 Chromium where the word sits (ancestor path and the ancestor whose computed style hides it).
@@ -39,6 +40,7 @@ Usage:
   cargo build -p chela-net --example html_to_text
   python3 bench/html-vs-chromium.py --default-corpus            # the corpus in BENCH_RESULTS.md
   python3 bench/html-vs-chromium.py page.html dir/ --explain    # files and directories
+  python3 bench/html-vs-chromium.py --soup 0:600 --quiet         # generated tag soup
 Options: --converter PATH (default $CARGO_TARGET_DIR or target/debug/examples/html_to_text),
   --chromium PATH, --top N (leaked words shown per file), --json FILE (full results),
   --quiet (summary only), --list (print the corpus and exit).
@@ -306,7 +308,8 @@ MEASURE_JS = r"""
   r.alt = Array.from(document.querySelectorAll("img[alt], area[alt], input[alt]"))
           .map(e => e.getAttribute("alt")).join("\n");
   r.deliberate = texts(document.querySelectorAll(
-      "button, select, svg, object, embed, applet, iframe, canvas, audio, video, [popover]," +
+      "button, select, option, optgroup, svg, object, embed, applet, iframe, canvas, audio," +
+      " video, [popover]," +
       " input, dialog:not([open]), template, map, datalist"));
   r.textarea = texts(document.querySelectorAll("textarea"));
   let ext = 0;
@@ -507,6 +510,55 @@ def default_corpus():
     return uniq
 
 
+SOUP_TAGS = (
+    "div p b i a table tbody tr td th caption colgroup col li ul ol dl dt dd span form h1 h2 "
+    "pre em strong font nobr button select option optgroup template svg math mi mtext "
+    "foreignobject desc title textarea xmp section address center listing details summary hr "
+    "br img input frameset body html head applet object marquee ruby rt rp label fieldset "
+    "legend sub code s u tt big small dialog search menu plaintext noembed iframe image"
+).split()
+SOUP_RARE = {"plaintext": 0.05, "frameset": 0.2, "iframe": 0.3, "noembed": 0.3, "xmp": 0.3,
+             "textarea": 0.3, "title": 0.5}
+
+
+def soup_page(seed, n=80):
+    """Random tag soup: misnested start/end tags, some hidden by class or attribute, and a
+    unique word per text node (w<seed>x<k>), to find tree-building differences."""
+    import random
+
+    r = random.Random(seed)
+    out = ["<!DOCTYPE html>" if r.random() < 0.8 else "",
+           "<style>.h{display:none}.v{visibility:hidden}</style>"]
+    k = 0
+    for _ in range(n):
+        x = r.random()
+        if x < 0.35:
+            k += 1
+            out.append(f" w{seed}x{k} ")
+        elif x < 0.8:
+            t = r.choice(SOUP_TAGS)
+            if r.random() > SOUP_RARE.get(t, 1.0):
+                t = "div"
+            y = r.random()
+            attr = ' class="h"' if y < 0.25 else ' class="v"' if y < 0.3 else " hidden" if y < 0.33 else ""
+            out.append(f"<{t}{attr}>")
+        else:
+            out.append(f"</{r.choice(SOUP_TAGS)}>")
+    return "".join(out)
+
+
+def soup_corpus(spec, tmp):
+    """Writes the pages of `--soup FIRST:COUNT` into `tmp` and returns their paths."""
+    first, count = (int(x) for x in spec.split(":"))
+    paths = []
+    for seed in range(first, first + count):
+        p = os.path.join(tmp, f"soup{seed:05}.html")
+        with open(p, "w") as fh:
+            fh.write(soup_page(seed))
+        paths.append(p)
+    return paths
+
+
 def expand(paths):
     out = []
     for p in paths:
@@ -537,10 +589,15 @@ def main():
     ap.add_argument("--json")
     ap.add_argument("--quiet", action="store_true")
     ap.add_argument("--list", action="store_true")
+    ap.add_argument("--soup", metavar="FIRST:COUNT", help="also check COUNT generated tag-soup pages")
     ap.add_argument("--dump", help="write each page's texts (chromium, ours) into this directory")
     a = ap.parse_args()
 
     files = (default_corpus() if a.default_corpus else []) + expand(a.paths)
+    soup_dir = None
+    if a.soup:
+        soup_dir = tempfile.TemporaryDirectory(prefix="html-soup-")
+        files += soup_corpus(a.soup, soup_dir.name)
     if a.list:
         print("\n".join(files))
         return 0

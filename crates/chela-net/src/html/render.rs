@@ -255,6 +255,17 @@ fn hidden_by_markup(el: &El, vars: &css::Vars) -> bool {
     })
 }
 
+/// True for a MathML element that draws neither text nor HTML children: MathML draws those
+/// only inside its token elements.
+fn math_hides_content(el: &El) -> bool {
+    el.ns == Ns::Math && !matches!(el.name.as_str(), "mi" | "mo" | "mn" | "ms" | "mtext")
+}
+
+/// An HTML element placed directly in a MathML element that is not a token element.
+fn html_in_math(stack: &[Frame], el: &El) -> bool {
+    el.ns == Ns::Html && stack.last().is_some_and(|f| math_hides_content(&f.el))
+}
+
 /// Counts a new element child of the current element; true when that is a MathML
 /// `semantics` or `maction` and the child is not its first (only the first is drawn).
 fn later_math_child(stack: &mut [Frame]) -> bool {
@@ -680,15 +691,17 @@ pub fn render(p: &Parsed) -> String {
             Ev::Root(..) => {}
             Ev::HideRest => break,
             Ev::Text(t) => {
-                if !top_hidden {
+                if !top_hidden && !stack.last().is_some_and(|f| math_hides_content(&f.el)) {
                     out.text(t);
                 }
             }
             Ev::Open(el) => {
                 let (desc_len, child_start) = (css.desc.len(), css.child.len());
                 let blocked = stack.last().is_none_or(|f| f.hidden || f.mute);
-                let mut hidden =
-                    blocked || later_math_child(&mut stack) || hidden_by_markup(el, &vars);
+                let mut hidden = blocked
+                    || later_math_child(&mut stack)
+                    || html_in_math(&stack, el)
+                    || hidden_by_markup(el, &vars);
                 if !hidden {
                     let parent = stack.last().map_or((0, 0), |f| f.child);
                     match css.visit(&view(el), parent) {
@@ -726,7 +739,9 @@ pub fn render(p: &Parsed) -> String {
                     continue;
                 }
                 let (desc_len, child_start) = (css.desc.len(), css.child.len());
-                let mut hidden = later_math_child(&mut stack) || hidden_by_markup(el, &vars);
+                let mut hidden = later_math_child(&mut stack)
+                    || html_in_math(&stack, el)
+                    || hidden_by_markup(el, &vars);
                 if !hidden {
                     let parent = stack.last().map_or((0, 0), |f| f.child);
                     match css.visit(&view(el), parent) {

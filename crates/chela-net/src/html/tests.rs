@@ -769,3 +769,50 @@ fn namespace_prefixed_selectors_apply() {
         shows(&page, "shown");
     }
 }
+
+// Found by the checker on generated tag soup (`<math hidden> w <legend> w …`): MathML draws
+// text only inside its token elements (`mi`, `mo`, `mn`, `ms`, `mtext`); text or HTML placed
+// directly in `<math>`, `<mrow>`, an unknown MathML element or `<annotation-xml>` is not
+// drawn by Chromium.
+#[test]
+fn mathml_text_outside_token_elements_is_hidden() {
+    let page = "<p>start</p><math>SECRET1<mrow>SECRET2<mi>x</mi></mrow><foo>SECRET3</foo>\
+                <mfrac>SECRET4<mn>1</mn><mn>2</mn></mfrac>\
+                <annotation-xml encoding=text/html><p>SECRET5</p></annotation-xml>\
+                <mtext><b>bold</b> words</mtext><mo>+</mo><ms>str</ms></math><p>end</p>";
+    for s in ["SECRET1", "SECRET2", "SECRET3", "SECRET4", "SECRET5"] {
+        hides(page, s);
+    }
+    for w in ["start", "x", "1", "2", "bold", "words", "+", "str", "end"] {
+        shows(page, w);
+    }
+}
+
+// Found by the checker on generated tag soup (minimised: `<template><b class=h><object>
+// </template>x`): `</template>` clears the active formatting elements once, up to the last
+// marker, which here is `<object>`'s; the `b` opened inside the template stays in the list and
+// browsers reopen it around `x`. Popping `<object>` on the way must not clear its part too.
+#[test]
+fn template_end_clears_formatting_only_once() {
+    let css = "<style>.h{display:none}</style>";
+    hides(
+        &format!("{css}<template><b class=h><object></template>SECRET"),
+        "SECRET",
+    );
+    hides(
+        &format!("{css}<template><i class=h><applet></template>SECRET"),
+        "SECRET",
+    );
+    // Two markers: one clear leaves `<applet>`'s marker last, so nothing is reopened
+    // (Chromium shows the text too).
+    shows(
+        &format!("{css}<template><i class=h><applet><marquee></template>shown"),
+        "shown",
+    );
+    // An explicit end tag of a marker element still clears its own part only.
+    shows(&format!("{css}<object><b class=h>x</object>shown"), "shown");
+    shows(
+        &format!("{css}<table><tr><td><b class=h>x</td><td>cell</td></tr></table>"),
+        "cell",
+    );
+}

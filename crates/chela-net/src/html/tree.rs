@@ -511,20 +511,20 @@ impl Builder {
             if let Some(v) = self.pos.get_mut(&el.name) {
                 v.pop();
             }
-            if matches!(
-                el.name.as_str(),
-                "applet" | "object" | "marquee" | "template" | "td" | "th" | "caption"
-            ) {
-                // Clear the active formatting elements up to the last marker.
-                while let Some(e) = self.formatting.pop() {
-                    if e.is_none() {
-                        break;
-                    }
-                }
-            }
         }
         self.events.push(Ev::Close);
         true
+    }
+
+    /// Clears the active formatting elements up to the last marker. Browsers do this once per
+    /// closing step (a cell, a caption, `</template>`, `</object>`), not for every marker
+    /// element popped on the way: the markers of those stay in the list.
+    fn clear_to_marker(&mut self) {
+        while let Some(e) = self.formatting.pop() {
+            if e.is_none() {
+                break;
+            }
+        }
     }
 
     /// Pops elements until the one at stack index `k` has been popped.
@@ -636,18 +636,28 @@ impl Builder {
 
     /// Closes the nearest element named in `names` (space-separated) when it is in scope (no boundary above it
     /// in `bounds`, the element itself may be one).
-    fn close_nearest(&mut self, names: &str, table: bool) {
+    /// Returns whether it was closed; closing a cell or caption clears the active formatting
+    /// elements up to the last marker (once).
+    fn close_nearest(&mut self, names: &str, table: bool) -> bool {
         let Some(t) = names.split(' ').filter_map(|n| self.last_pos(n)).max() else {
-            return;
+            return false;
         };
         let b = if table {
             top_of(&self.bounds_tbl)
         } else {
             top_of(&self.bounds)
         };
-        if b.is_none_or(|b| b <= t) {
-            self.pop_to(t);
+        if b.is_some_and(|b| b > t) {
+            return false;
         }
+        let cell = self.stack[t..]
+            .iter()
+            .any(|n| n.el.ns == Ns::Html && matches!(n.el.name.as_str(), "td" | "th" | "caption"));
+        self.pop_to(t);
+        if cell && self.stack.len() <= t {
+            self.clear_to_marker();
+        }
+        true
     }
 
     /// `li`/`dd`/`dt` start: close an open item unless a special element (other than
@@ -797,9 +807,15 @@ impl Builder {
             "option" | "optgroup" if self.top().is_some_and(|e| e.name == "option") => {
                 self.pop();
             }
-            "td" | "th" => self.close_nearest("td th", false),
-            "tr" => self.close_nearest("tr", true),
-            "tbody" | "thead" | "tfoot" => self.close_nearest("tbody thead tfoot", true),
+            "td" | "th" => {
+                self.close_nearest("td th", false);
+            }
+            "tr" => {
+                self.close_nearest("tr", true);
+            }
+            "tbody" | "thead" | "tfoot" => {
+                self.close_nearest("tbody thead tfoot", true);
+            }
             "a" => {
                 let open_a = self
                     .formatting
@@ -944,10 +960,18 @@ impl Builder {
             "template" => {
                 if let Some(k) = self.last_pos("template") {
                     self.pop_to(k);
+                    if self.stack.len() <= k {
+                        self.clear_to_marker();
+                    }
+                }
+            }
+            "applet" | "marquee" | "object" => {
+                if self.close_nearest(n, false) {
+                    self.clear_to_marker();
                 }
             }
             "table" | "tbody" | "thead" | "tfoot" | "tr" | "caption" | "colgroup" => {
-                self.close_nearest(n, true)
+                self.close_nearest(n, true);
             }
             "li" => {
                 if let Some(t) = self.last_pos("li") {
@@ -965,7 +989,7 @@ impl Builder {
                 }
             }
             "h1" | "h2" | "h3" | "h4" | "h5" | "h6" => {
-                self.close_nearest("h1 h2 h3 h4 h5 h6", false)
+                self.close_nearest("h1 h2 h3 h4 h5 h6", false);
             }
             _ if is_formatting(n) => {
                 let entry = self
@@ -993,7 +1017,9 @@ impl Builder {
                     _ => self.any_other_end(n),
                 }
             }
-            _ if is_scoped_end(n) => self.close_nearest(n, false),
+            _ if is_scoped_end(n) => {
+                self.close_nearest(n, false);
+            }
             _ => self.any_other_end(n),
         }
     }
