@@ -816,3 +816,24 @@ fn template_end_clears_formatting_only_once() {
         "cell",
     );
 }
+
+// Found by the checker on generated tag soup (minimised: `<form class=v><div></form>x`):
+// `</form>` takes only the form off the stack; the `<div>` opened inside it stays open, so
+// `x` is still inside the hidden form. We no longer close the `div`.
+#[test]
+fn form_end_tag_keeps_inner_elements_open() {
+    let css = "<style>.v{visibility:hidden}</style>";
+    hides(&format!("{css}<form class=v><div></form>SECRET"), "SECRET");
+    hides(
+        &format!("{css}<form class=v><section><b></form>SECRET"),
+        "SECRET",
+    );
+    // Implied end tags (p, li, option, ...) are closed first; then the form closes.
+    shows(&format!("{css}<form class=v><p>x</form>shown"), "shown");
+    shows(&format!("{css}<form class=v>x</form>shown"), "shown");
+    // Inside a template the form closes with everything in it, as in browsers.
+    shows(
+        &format!("{css}<template><form class=v><div></form></template>shown"),
+        "shown",
+    );
+}

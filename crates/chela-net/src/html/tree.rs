@@ -965,6 +965,33 @@ impl Builder {
                     }
                 }
             }
+            "form" if self.last_pos("template").is_none() => {
+                // Browsers take only the form off the stack (after implied end tags): what
+                // was opened inside it stays open, inside it. We close it only when nothing
+                // but implied-end-tag elements is above it; otherwise it stays open (hides
+                // at least as much).
+                if let Some(k) = self.last_pos("form") {
+                    let in_scope = top_of(&self.bounds).is_none_or(|b| b <= k);
+                    let implied = self.stack[k + 1..].iter().all(|n| {
+                        n.el.ns == Ns::Html
+                            && matches!(
+                                n.el.name.as_str(),
+                                "dd" | "dt"
+                                    | "li"
+                                    | "optgroup"
+                                    | "option"
+                                    | "p"
+                                    | "rb"
+                                    | "rp"
+                                    | "rt"
+                                    | "rtc"
+                            )
+                    });
+                    if in_scope && implied {
+                        self.pop_to(k);
+                    }
+                }
+            }
             "applet" | "marquee" | "object" => {
                 if self.close_nearest(n, false) {
                     self.clear_to_marker();
