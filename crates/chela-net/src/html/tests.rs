@@ -837,3 +837,21 @@ fn form_end_tag_keeps_inner_elements_open() {
         "shown",
     );
 }
+
+// Found by the checker on generated tag soup (minimised: `<math></p><dialog class=h><ruby>x`):
+// in MathML/SVG, `</p>` and `</br>` first close the foreign elements, so the `<dialog>` after
+// it is an HTML element (hidden, and hiding what follows), not a MathML one that `<ruby>`
+// breaks out of.
+#[test]
+fn p_end_tag_in_foreign_content_closes_it() {
+    let css = "<style>.h{display:none}</style>";
+    hides(
+        &format!("{css}<math></p><dialog class=h><ruby>SECRET"),
+        "SECRET",
+    );
+    hides(
+        &format!("{css}<math><mi>x</mi></br><span class=h><ruby>SECRET"),
+        "SECRET",
+    );
+    shows(&format!("{css}<math><mi>x</mi></p>after"), "after");
+}

@@ -928,6 +928,15 @@ impl Builder {
             }
             return;
         }
+        if matches!(n, "p" | "br") && self.in_foreign() {
+            // Foreign content: `</p>` and `</br>` close the SVG/MathML elements up to an
+            // HTML element or integration point, then count as HTML end tags.
+            while self.in_foreign() {
+                if !self.pop() {
+                    return;
+                }
+            }
+        }
         if self.top().is_some_and(|e| e.ns != Ns::Html) {
             let mut reached_html = false;
             for k in (0..self.stack.len()).rev().take(64) {
