@@ -855,3 +855,23 @@ fn p_end_tag_in_foreign_content_closes_it() {
     );
     shows(&format!("{css}<math><mi>x</mi></p>after"), "after");
 }
+
+// Found by the checker on generated tag soup (`<nobr><form><svg></nobr><html class=h>`):
+// browsers' adoption agency closes the `<svg>` at `</nobr>`, so the `<html class=h>` after it
+// hides the whole page. We do not reproduce that case of the adoption agency (the `<svg>`
+// stays open), so a `<html>` or `<body>` tag inside SVG/MathML now lends its attributes to the
+// root as well (hides at least as much as any parse of the page).
+#[test]
+fn root_tags_inside_foreign_content_still_apply() {
+    let css = "<style>.h{display:none}</style>";
+    assert_eq!(
+        t(&format!(
+            "{css}SECRET1<nobr><form><svg></nobr><html class=h>SECRET2"
+        )),
+        ""
+    );
+    assert_eq!(
+        t(&format!("{css}SECRET1<math><mi><body hidden>SECRET2")),
+        ""
+    );
+}

@@ -743,6 +743,12 @@ impl Builder {
                         .iter()
                         .any(|(k, _)| matches!(k.as_str(), "color" | "face" | "size")));
             if !breakout {
+                if n == "html" {
+                    // Browsers may have closed the foreign content already where we did not
+                    // (adoption agency with a furthest block): the attributes count for the
+                    // root as well, which hides at least as much as either parse.
+                    self.events.push(Ev::Root(false, attrs.clone()));
+                }
                 // Inside foreign content the namespace is the current node's, whatever the name.
                 let ns = self.top().map_or(Ns::Svg, |e| e.ns);
                 self.capture = (name == "style").then_some("style");
