@@ -875,3 +875,37 @@ fn root_tags_inside_foreign_content_still_apply() {
         ""
     );
 }
+
+// Found by the checker on generated tag soup with page CSS (minimised:
+// `<table><th></tbody><u class=h></table>x`): a cell or row placed directly in a table gets
+// an implied `<tbody>`/`<tr>` in browsers, so `</tbody>` closes the cell, the `<u>` lands
+// outside it, and browsers reopen the hidden `<u>` around `x` after `</table>`. We now open
+// the implied elements too.
+#[test]
+fn implied_table_body_and_row() {
+    let css = "<style>.h{display:none}</style>";
+    hides(
+        &format!("{css}<table><th></tbody><u class=h></table>SECRET"),
+        "SECRET",
+    );
+    hides(
+        &format!("{css}<table><td>x</tr><b class=h></table>SECRET"),
+        "SECRET",
+    );
+    // Selectors see the implied elements, as in browsers.
+    hides(
+        "<style>tbody > tr > td.z{display:none}</style><table><td class=z>SECRET</td></table>",
+        "SECRET",
+    );
+    assert_eq!(t("<table><td>a<td>b<tr><td>c</table>"), "a | b\nc");
+    // An element foster-parented out of the table is closed by the next cell or row
+    // ("clear the stack back to a table context"), so the `</tbody>` after it closes the cell.
+    hides(
+        &format!("{css}<table><ul style=display:none><th></tbody><u class=h></table>SECRET"),
+        "SECRET",
+    );
+    shows(
+        &format!("{css}<table><div class=h><tr><td>cell</td></tr></table>"),
+        "cell",
+    );
+}

@@ -516,6 +516,26 @@ impl Builder {
         true
     }
 
+    /// Name of the current node when it is an HTML element.
+    fn top_html_name(&self) -> Option<String> {
+        self.top()
+            .filter(|e| e.ns == Ns::Html)
+            .map(|e| e.name.clone())
+    }
+
+    /// Opens an element the table rules imply (`tbody` for a row, `tr` for a cell placed
+    /// directly in a table), as browsers do.
+    fn open_implied(&mut self, name: &str) {
+        if self.stack.len() >= MAX_DEPTH || !self.phantoms.is_empty() {
+            return;
+        }
+        if !self.spend(1) {
+            self.kill();
+            return;
+        }
+        self.push(El::new(name.to_string(), Ns::Html, Vec::new()));
+    }
+
     /// Clears the active formatting elements up to the last marker. Browsers do this once per
     /// closing step (a cell, a caption, `</template>`, `</object>`), not for every marker
     /// element popped on the way: the markers of those stay in the list.
@@ -796,8 +816,25 @@ impl Builder {
         if !is_in_head(n) {
             self.head_state = 2;
         }
-        if is_table_parts(n) && self.last_pos("table").is_none() {
-            return;
+        if is_table_parts(n) {
+            let Some(table) = self.last_pos("table") else {
+                return;
+            };
+            // Outside a cell, a table part first closes what was foster-parented out of the
+            // table ("clear the stack back to a table context").
+            let in_cell = ["td", "th", "caption"]
+                .iter()
+                .filter_map(|c| self.last_pos(c))
+                .any(|c| c > table);
+            if !in_cell {
+                let context = ["tbody", "thead", "tfoot", "tr", "template"]
+                    .iter()
+                    .filter_map(|c| self.last_pos(c))
+                    .filter(|&c| c > table)
+                    .max()
+                    .unwrap_or(table);
+                self.pop_to(context + 1);
+            }
         }
         if is_closes_p(n) {
             self.close_p_in_button_scope();
@@ -815,9 +852,20 @@ impl Builder {
             }
             "td" | "th" => {
                 self.close_nearest("td th", false);
+                match self.top_html_name().as_deref() {
+                    Some("table") => {
+                        self.open_implied("tbody");
+                        self.open_implied("tr");
+                    }
+                    Some("tbody" | "thead" | "tfoot") => self.open_implied("tr"),
+                    _ => {}
+                }
             }
             "tr" => {
                 self.close_nearest("tr", true);
+                if self.top_html_name().as_deref() == Some("table") {
+                    self.open_implied("tbody");
+                }
             }
             "tbody" | "thead" | "tfoot" => {
                 self.close_nearest("tbody thead tfoot", true);
