@@ -41,6 +41,7 @@ Usage:
   python3 bench/html-vs-chromium.py --default-corpus            # the corpus in BENCH_RESULTS.md
   python3 bench/html-vs-chromium.py page.html dir/ --explain    # files and directories
   python3 bench/html-vs-chromium.py --soup 0:600 --quiet         # generated tag soup
+  python3 bench/html-vs-chromium.py --soup 30000:800 --soup-css --quiet
 Options: --converter PATH (default $CARGO_TARGET_DIR or target/debug/examples/html_to_text),
   --chromium PATH, --top N (leaked words shown per file), --json FILE (full results),
   --quiet (summary only), --list (print the corpus and exit).
@@ -521,40 +522,58 @@ SOUP_RARE = {"plaintext": 0.05, "frameset": 0.2, "iframe": 0.3, "noembed": 0.3, 
              "textarea": 0.3, "title": 0.5}
 
 
-def soup_page(seed, n=80):
+SOUP_CSS = (
+    "<style>.h{display:none}.v{visibility:hidden}.c>p{display:none}.d b{display:none}"
+    ".e>*>i{visibility:hidden}#x{display:none}div.c+span{display:none}"
+    "table.d td:first-child{display:none}</style>"
+)
+SOUP_CSS_ATTRS = [' class="c"', ' class="d"', ' class="e"', ' id="x"',
+                  ' style="display:none"', ' class="h"', ' class="v"', ""]
+
+
+def soup_page(seed, n=80, css=False):
     """Random tag soup: misnested start/end tags, some hidden by class or attribute, and a
-    unique word per text node (w<seed>x<k>), to find tree-building differences."""
+    unique word per text node (w<seed>x<k>), to find tree-building differences. With `css`,
+    more hiding rules (child, descendant, sibling, id, inline style) and 120 tokens."""
     import random
 
     r = random.Random(seed)
-    out = ["<!DOCTYPE html>" if r.random() < 0.8 else "",
-           "<style>.h{display:none}.v{visibility:hidden}</style>"]
+    if css:
+        out, n, text = ["<!DOCTYPE html>", SOUP_CSS], 120, 0.33
+    else:
+        out = ["<!DOCTYPE html>" if r.random() < 0.8 else "",
+               "<style>.h{display:none}.v{visibility:hidden}</style>"]
+        text = 0.35
     k = 0
     for _ in range(n):
         x = r.random()
-        if x < 0.35:
+        if x < text:
             k += 1
             out.append(f" w{seed}x{k} ")
         elif x < 0.8:
             t = r.choice(SOUP_TAGS)
             if r.random() > SOUP_RARE.get(t, 1.0):
                 t = "div"
-            y = r.random()
-            attr = ' class="h"' if y < 0.25 else ' class="v"' if y < 0.3 else " hidden" if y < 0.33 else ""
+            if css:
+                attr = r.choice(SOUP_CSS_ATTRS) if r.random() < 0.5 else ""
+            else:
+                y = r.random()
+                attr = (' class="h"' if y < 0.25 else ' class="v"' if y < 0.3
+                        else " hidden" if y < 0.33 else "")
             out.append(f"<{t}{attr}>")
         else:
             out.append(f"</{r.choice(SOUP_TAGS)}>")
     return "".join(out)
 
 
-def soup_corpus(spec, tmp):
+def soup_corpus(spec, tmp, css=False):
     """Writes the pages of `--soup FIRST:COUNT` into `tmp` and returns their paths."""
     first, count = (int(x) for x in spec.split(":"))
     paths = []
     for seed in range(first, first + count):
         p = os.path.join(tmp, f"soup{seed:05}.html")
         with open(p, "w") as fh:
-            fh.write(soup_page(seed))
+            fh.write(soup_page(seed, css=css))
         paths.append(p)
     return paths
 
@@ -590,6 +609,7 @@ def main():
     ap.add_argument("--quiet", action="store_true")
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--soup", metavar="FIRST:COUNT", help="also check COUNT generated tag-soup pages")
+    ap.add_argument("--soup-css", action="store_true", help="tag soup with more page CSS rules")
     ap.add_argument("--dump", help="write each page's texts (chromium, ours) into this directory")
     a = ap.parse_args()
 
@@ -597,7 +617,7 @@ def main():
     soup_dir = None
     if a.soup:
         soup_dir = tempfile.TemporaryDirectory(prefix="html-soup-")
-        files += soup_corpus(a.soup, soup_dir.name)
+        files += soup_corpus(a.soup, soup_dir.name, a.soup_css)
     if a.list:
         print("\n".join(files))
         return 0

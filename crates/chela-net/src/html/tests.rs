@@ -908,4 +908,10 @@ fn implied_table_body_and_row() {
         &format!("{css}<table><div class=h><tr><td>cell</td></tr></table>"),
         "cell",
     );
+    // A table part inside a cell closes the cell first (found on the next soup run: the
+    // `<big>` closed by `<td>` was reopened around the text after `<colgroup>`).
+    hides(
+        &format!("{css}<table><big class=h><td><colgroup>SECRET"),
+        "SECRET",
+    );
 }

@@ -820,21 +820,28 @@ impl Builder {
             let Some(table) = self.last_pos("table") else {
                 return;
             };
-            // Outside a cell, a table part first closes what was foster-parented out of the
-            // table ("clear the stack back to a table context").
-            let in_cell = ["td", "th", "caption"]
+            // Then it closes what was foster-parented out of the table ("clear the stack
+            // back to a table context").
+            // Inside a cell or caption, a table part closes it first ("close the cell").
+            let cell = ["td", "th", "caption"]
                 .iter()
                 .filter_map(|c| self.last_pos(c))
-                .any(|c| c > table);
-            if !in_cell {
-                let context = ["tbody", "thead", "tfoot", "tr", "template"]
-                    .iter()
-                    .filter_map(|c| self.last_pos(c))
-                    .filter(|&c| c > table)
-                    .max()
-                    .unwrap_or(table);
-                self.pop_to(context + 1);
+                .filter(|&c| c > table)
+                .max();
+            if let Some(c) = cell {
+                self.pop_to(c);
+                if self.stack.len() > c {
+                    return;
+                }
+                self.clear_to_marker();
             }
+            let context = ["tbody", "thead", "tfoot", "tr", "template"]
+                .iter()
+                .filter_map(|c| self.last_pos(c))
+                .filter(|&c| c > table)
+                .max()
+                .unwrap_or(table);
+            self.pop_to(context + 1);
         }
         if is_closes_p(n) {
             self.close_p_in_button_scope();
