@@ -10,9 +10,10 @@
 //! (`display:none`, `visibility:hidden`, `font-size:0`, `opacity:0`,
 //! `content-visibility:hidden`), rules in the page's own style sheets (`<style>`, `data:`
 //! `<link>`s, also inside `@media`/`@supports`) that hide elements, and invisible formatting
-//! characters (zero-width and bidirectional controls). HTML is converted by our own parser
-//! (the `html` module), which follows the browser's tokenizer and scope rules so that markup
-//! tricks cannot make it show what a browser hides; where it simplifies, it hides more.
+//! characters (zero-width and bidirectional controls). HTML is tokenized by html5gum (a
+//! maintained WHATWG tokenizer) and tracked by the `html` module with the browser's tree-builder
+//! and scope rules, so that markup tricks cannot make it show what a browser hides; where it
+//! simplifies, it hides more.
 
 use std::time::Duration;
 

@@ -1,18 +1,14 @@
-//! HTML to readable text, without third-party parsers: a WHATWG-style tokenizer
-//! ([`tokenizer`]), tree tracking with the browser's scope rules ([`tree`]), the page's own
-//! hiding CSS rules ([`css`]) and a light-Markdown renderer ([`render`]). Every table here is
-//! free of pointers (the entity names are one string with integer offsets), so the binary
-//! carries no relocations for them.
+//! HTML to readable text: html5gum's WHATWG tokenizer ([`gum`]), tree tracking with the
+//! browser's scope rules ([`tree`]), the page's own hiding CSS rules ([`css`]) and a
+//! light-Markdown renderer ([`render`]). Tag sets are `matches!` functions, not tables, so the
+//! binary carries no pointer relocations for them.
 //!
 //! Security rule: when the structure is unclear, hide rather than show. Limits (stack depth,
 //! style-matching work, element count) fail closed: what is past them is not shown.
 
 mod css;
-mod entities;
-#[rustfmt::skip]
-mod entity_table;
+mod gum;
 mod render;
-mod tokenizer;
 mod tree;
 
 /// Converts HTML to readable text with hidden content removed (see [`crate::fetch`]).

@@ -409,6 +409,12 @@ fn implied_end_tags() {
 #[test]
 fn foreign_content() {
     hides("<svg><![CDATA[</svg>]]>SECRET</svg>", "SECRET");
+    // In foreign content CDATA is text up to `]]>`: a `>` or `</svg>` inside must not end it.
+    let cdata = "<svg><![CDATA[ > </svg> SECRET ]]></svg><p>after</p>";
+    hides(cdata, "SECRET");
+    shows(cdata, "after");
+    // MathML text is displayed; its CDATA is text too, markup-looking or not.
+    shows("<math><mi><![CDATA[a</math>b]]></mi></math>", "a</math>b");
     shows("<svg><title>t</title><style>x</style></svg>after", "after");
     shows("<math><mi>x</mi></math>", "x");
 }

@@ -6,7 +6,7 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use super::tokenizer::{preprocess, Mode, Token, Tokenizer};
+use super::gum::{preprocess, Mode, Token, Tokenizer};
 
 /// Deepest stack kept; deeper elements are not pushed (see [`Ev::Overflow`]).
 pub const MAX_DEPTH: usize = 512;
@@ -455,6 +455,12 @@ impl Builder {
     fn in_foreign(&self) -> bool {
         self.top()
             .is_some_and(|e| e.ns != Ns::Html && !is_integration_point(e))
+    }
+
+    /// The tokenizer's question for `<![CDATA[`: is the adjusted current node outside the HTML
+    /// namespace (integration points such as `mi` or `foreignObject` included)?
+    fn current_not_html(&self) -> bool {
+        self.top().is_some_and(|e| e.ns != Ns::Html)
     }
 
     fn last_pos(&self, name: &str) -> Option<usize> {
@@ -1181,7 +1187,7 @@ fn parse_inner(html: &str, nested: bool) -> Parsed {
         nested,
     };
     loop {
-        tok.foreign = b.in_foreign();
+        tok.foreign = b.current_not_html();
         let Some(t) = tok.next_token() else {
             break;
         };
