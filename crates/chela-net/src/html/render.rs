@@ -262,6 +262,22 @@ fn math_hides_content(el: &El) -> bool {
 }
 
 /// An HTML element placed directly in a MathML element that is not a token element.
+/// Whether `el` is hidden: by an ancestor (`blocked`), MathML display rules, its own markup or
+/// the page's style rules. `None` when the style-matching budget is spent (stop rendering).
+fn element_hidden(
+    blocked: bool,
+    stack: &mut [Frame],
+    el: &El,
+    vars: &css::Vars,
+    css: &mut Css,
+) -> Option<bool> {
+    if blocked || later_math_child(stack) || html_in_math(stack, el) || hidden_by_markup(el, vars) {
+        return Some(true);
+    }
+    let parent = stack.last().map_or((0, 0), |f| f.child);
+    css.visit(&view(el), parent)
+}
+
 fn html_in_math(stack: &[Frame], el: &El) -> bool {
     el.ns == Ns::Html && stack.last().is_some_and(|f| math_hides_content(&f.el))
 }
@@ -698,17 +714,9 @@ pub fn render(p: &Parsed) -> String {
             Ev::Open(el) => {
                 let (desc_len, child_start) = (css.desc.len(), css.child.len());
                 let blocked = stack.last().is_none_or(|f| f.hidden || f.mute);
-                let mut hidden = blocked
-                    || later_math_child(&mut stack)
-                    || html_in_math(&stack, el)
-                    || hidden_by_markup(el, &vars);
-                if !hidden {
-                    let parent = stack.last().map_or((0, 0), |f| f.child);
-                    match css.visit(&view(el), parent) {
-                        Some(h) => hidden = h,
-                        None => break,
-                    }
-                }
+                let Some(hidden) = element_hidden(blocked, &mut stack, el, &vars, &mut css) else {
+                    break;
+                };
                 let mut indent = 0;
                 if !hidden {
                     open_actions(&mut out, el, &mut indent);
@@ -739,16 +747,9 @@ pub fn render(p: &Parsed) -> String {
                     continue;
                 }
                 let (desc_len, child_start) = (css.desc.len(), css.child.len());
-                let mut hidden = later_math_child(&mut stack)
-                    || html_in_math(&stack, el)
-                    || hidden_by_markup(el, &vars);
-                if !hidden {
-                    let parent = stack.last().map_or((0, 0), |f| f.child);
-                    match css.visit(&view(el), parent) {
-                        Some(h) => hidden = h,
-                        None => break,
-                    }
-                }
+                let Some(hidden) = element_hidden(false, &mut stack, el, &vars, &mut css) else {
+                    break;
+                };
                 if matches!(e, Ev::Overflow(_)) {
                     // What follows may be inside it: keep its states (child ones widened to
                     // descendant ones) until the current element closes.
