@@ -1116,36 +1116,15 @@ unsafe fn spare_main(p: &Prepared, ll_fd: i32, notify: i32) -> ! {
                 libc::close(sock);
             }
         };
-        let mut h = RunHeader::default();
-        let mut fds = [-1i32; 8];
-        let mut nfds = 0usize;
-        let n = recv_with_fds(
-            sock,
-            (&mut h as *mut RunHeader).cast(),
-            std::mem::size_of::<RunHeader>(),
-            &mut fds,
-            &mut nfds,
-        );
-        if n == 0 && !daemon {
-            libc::_exit(0);
-        }
-        if n <= 0 {
-            if n < 0 && errno() == libc::EMSGSIZE {
-                reply(sock, -1, libc::EMSGSIZE, -1);
-            } else if !daemon {
-                libc::_exit(103);
+        let (h, fds) = match recv_request(sock) {
+            Received::Run(h, fds) => (h, fds),
+            Received::Closed if !daemon => libc::_exit(0),
+            Received::Failed if !daemon => libc::_exit(103),
+            Received::Closed | Received::Failed | Received::Rejected => {
+                done(sock);
+                continue;
             }
-            done(sock);
-            continue;
-        }
-        if n as usize != std::mem::size_of::<RunHeader>() || h.magic != RUN_MAGIC || nfds != 5 {
-            for fd in fds.iter().take(nfds) {
-                libc::close(*fd);
-            }
-            reply(sock, -1, libc::EINVAL, -1);
-            done(sock);
-            continue;
-        }
+        };
         libc::write(notify, b"r".as_ptr().cast(), 1);
         libc::close(notify);
         let pidfd = libc::syscall(libc::SYS_pidfd_open, libc::getpid(), 0) as i32;
@@ -1171,8 +1150,21 @@ unsafe fn spare_main(p: &Prepared, ll_fd: i32, notify: i32) -> ! {
     }
 }
 
-/// Serves one run request from `sock`. Returns false when the peer closed the socket.
-unsafe fn handle_request(p: &Prepared, sock: i32, ll_fd: i32) -> bool {
+/// What reading one run request from a control connection gave.
+enum Received {
+    /// A well-formed request: its header and its five descriptors (payload memfd, stdin,
+    /// stdout, stderr, status pipe).
+    Run(RunHeader, [i32; 5]),
+    /// The peer closed the connection.
+    Closed,
+    /// Reading failed.
+    Failed,
+    /// A malformed or oversized request: already answered with an error, its descriptors closed.
+    Rejected,
+}
+
+/// Reads and checks one run request (async-signal-safe: no allocation).
+unsafe fn recv_request(sock: i32) -> Received {
     let mut h = RunHeader::default();
     let mut fds = [-1i32; 8];
     let mut nfds = 0usize;
@@ -1184,22 +1176,32 @@ unsafe fn handle_request(p: &Prepared, sock: i32, ll_fd: i32) -> bool {
         &mut nfds,
     );
     if n == 0 {
-        return false;
+        return Received::Closed;
     }
     if n < 0 {
         if errno() == libc::EMSGSIZE {
             reply(sock, -1, libc::EMSGSIZE, -1);
-            return true;
+            return Received::Rejected;
         }
-        return false;
+        return Received::Failed;
     }
     if n as usize != std::mem::size_of::<RunHeader>() || h.magic != RUN_MAGIC || nfds != 5 {
         for fd in fds.iter().take(nfds) {
             libc::close(*fd);
         }
         reply(sock, -1, libc::EINVAL, -1);
-        return true;
+        return Received::Rejected;
     }
+    Received::Run(h, [fds[0], fds[1], fds[2], fds[3], fds[4]])
+}
+
+/// Serves one run request from `sock`. Returns false when the peer closed the socket.
+unsafe fn handle_request(p: &Prepared, sock: i32, ll_fd: i32) -> bool {
+    let (h, fds) = match recv_request(sock) {
+        Received::Run(h, fds) => (h, fds),
+        Received::Rejected => return true,
+        Received::Closed | Received::Failed => return false,
+    };
     let mut pidfd: i32 = -1;
     let pid = raw_clone(
         (libc::CLONE_NEWPID | libc::CLONE_NEWNS | libc::CLONE_PIDFD | libc::SIGCHLD) as u64,
@@ -1229,8 +1231,8 @@ unsafe fn handle_request(p: &Prepared, sock: i32, ll_fd: i32) -> bool {
         reply(sock, 0, 0, pidfd);
         libc::close(pidfd);
     }
-    for fd in fds.iter().take(nfds) {
-        libc::close(*fd);
+    for fd in fds {
+        libc::close(fd);
     }
     true
 }
