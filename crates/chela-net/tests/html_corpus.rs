@@ -15,7 +15,7 @@
 //! allowed: hiding more is the safe side.)
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Words we show although Chromium's innerText does not, each for a stated reason.
 const SHOWN_ON_PURPOSE: &[(&str, &str, &str)] = &[
@@ -56,9 +56,28 @@ fn without_link_targets(text: &str) -> String {
     out
 }
 
+fn corpus_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/html_corpus")
+}
+
+/// What `web_fetch` makes of a corpus page (charset detection included).
+fn convert(page: &Path) -> String {
+    let raw = std::fs::read(page).expect("corpus page");
+    chela_net::html_to_text(&chela_net::fetch::decode(&raw, "", true))
+}
+
+/// Chromium's recorded innerText for the page named `name` (`x.html`).
+fn recorded(name: &str) -> String {
+    let path = corpus_dir()
+        .join("chromium")
+        .join(format!("{}.txt", name.trim_end_matches(".html")));
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (record it, see the module docs)", path.display()))
+}
+
 #[test]
 fn nothing_chromium_hides_is_shown() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/html_corpus");
+    let dir = corpus_dir();
     let mut pages: Vec<_> = std::fs::read_dir(&dir)
         .expect("the corpus directory")
         .filter_map(Result::ok)
@@ -73,17 +92,8 @@ fn nothing_chromium_hides_is_shown() {
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or_default();
-        let stem = name.trim_end_matches(".html");
-        let recorded = dir.join("chromium").join(format!("{stem}.txt"));
-        let chromium = std::fs::read_to_string(&recorded).unwrap_or_else(|e| {
-            panic!(
-                "{}: {e} (record it, see the module docs)",
-                recorded.display()
-            )
-        });
-        let raw = std::fs::read(page).expect("corpus page");
-        let html = chela_net::fetch::decode(&raw, "", true);
-        let ours = without_link_targets(&chela_net::html_to_text(&html));
+        let chromium = recorded(name);
+        let ours = without_link_targets(&convert(page));
         let allowed: BTreeSet<&str> = SHOWN_ON_PURPOSE
             .iter()
             .filter(|(p, _, _)| *p == name)
@@ -104,16 +114,9 @@ fn nothing_chromium_hides_is_shown() {
 #[test]
 fn the_exceptions_are_still_needed() {
     // An exception that no longer applies would silently widen the check.
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/html_corpus");
     for (page, word, why) in SHOWN_ON_PURPOSE {
-        let raw = std::fs::read(dir.join(page)).expect("corpus page");
-        let html = chela_net::fetch::decode(&raw, "", true);
-        let ours = words(&chela_net::html_to_text(&html));
-        let chromium = std::fs::read_to_string(
-            dir.join("chromium")
-                .join(format!("{}.txt", page.trim_end_matches(".html"))),
-        )
-        .expect("recorded text");
+        let ours = words(&convert(&corpus_dir().join(page)));
+        let chromium = recorded(page);
         assert!(
             ours.contains(*word) && !words(&chromium).contains(*word),
             "{page}: `{word}` ({why}) is no longer a difference; remove the exception"

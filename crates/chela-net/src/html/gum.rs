@@ -70,9 +70,6 @@ pub struct Tokenizer<'a> {
     foreign_cell: Rc<Cell<bool>>,
     /// Set by the tree tracker after a start tag; applied before the next token is read.
     pub mode: Mode,
-    /// Name of the element whose end tag ends RCDATA/RAWTEXT/script data (html5gum tracks
-    /// the last start tag itself; kept so the tree tracker's interface stays explicit).
-    pub end_name: String,
     /// Set by the tree tracker: the adjusted current node is an SVG/MathML element.
     pub foreign: bool,
 }
@@ -117,7 +114,6 @@ impl<'a> Tokenizer<'a> {
             inner: html5gum::Tokenizer::new_with_emitter(s, emitter),
             foreign_cell,
             mode: Mode::Data,
-            end_name: String::new(),
             foreign: false,
         }
     }
@@ -175,7 +171,6 @@ mod tests {
                     "plaintext" => Mode::Plaintext,
                     _ => Mode::Data,
                 };
-                t.end_name = name.clone();
             }
             v.push(x);
         }

@@ -961,10 +961,7 @@ impl Builder {
             "plaintext" => Mode::Plaintext,
             _ => Mode::Data,
         };
-        if mode != Mode::Data {
-            tok.mode = mode;
-            tok.end_name = name.clone();
-        }
+        tok.mode = mode;
         self.capture = match name.as_str() {
             "title" => Some("title"),
             "style" => Some("style"),
